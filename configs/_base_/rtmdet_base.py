@@ -1,0 +1,104 @@
+# RTMDet base config (mmdetection 3.3.0 recipe, tiny sizes). Every top-level name can be overridden with
+# `--cfg-options name=value`; the override reaches every value below that is derived from it.
+# Plain (non-dict) names set in a child config also flow into this file; dicts are deep-merged.
+
+# ---- data -------------------------------------------------------------------------------------------
+num_classes = 80
+imgsz = (640, 640)  # (H, W), each a multiple of 32
+data_root = 'data/coco/'
+train_ann_file = 'annotations/instances_train2017.json'
+train_img_prefix = 'train2017/'
+val_ann_file = 'annotations/instances_val2017.json'
+val_img_prefix = 'val2017/'
+test_ann_file = val_ann_file
+test_img_prefix = val_img_prefix
+
+# One preprocessing definition shared by training, evaluation, export, calibration and inference.
+preprocess = dict(color='bgr', mean=[103.53, 116.28, 123.675], std=[57.375, 57.12, 58.395], pad_value=114)
+
+# ---- schedule ---------------------------------------------------------------------------------------
+max_epochs = 300
+stage2_num_epochs = 20
+stage2_epoch = max(max_epochs - stage2_num_epochs, 0)  # first epoch of the plain (stage-2) pipeline
+batch_size = 32
+val_batch_size = 8
+num_workers = 2
+base_lr = 0.004
+weight_decay = 0.05
+warmup_iters = 1000
+warmup_ratio = 1e-5
+min_lr_ratio = 0.05
+val_interval = 10
+save_interval = 10
+max_keep_ckpts = 3
+grad_clip = None  # e.g. 10.0 (max L2 norm)
+mosaic_cache = 40
+mixup_cache = 20
+mixup_prob = 0.5
+resize_ratio_range = (0.5, 2.0)
+
+# ---- model ------------------------------------------------------------------------------------------
+deepen_factor = 0.167
+widen_factor = 0.375
+act = 'silu'
+neck_channels = int(256 * widen_factor)
+neck_blocks = max(round(3 * deepen_factor), 1)
+exp_on_reg = False
+share_conv = True
+channel_attention = True
+split_pool = False
+
+model = dict(
+    backbone=dict(type='CSPNeXt', arch='P5', deepen_factor=deepen_factor, widen_factor=widen_factor,
+                  expand_ratio=0.5, channel_attention=channel_attention, act=act, split_pool=split_pool),
+    neck=dict(type='CSPNeXtPAFPN', out_channels=neck_channels, num_csp_blocks=neck_blocks,
+              expand_ratio=0.5, act=act),
+    head=dict(type='RTMDetSepBNHead', num_classes=num_classes, feat_channels=neck_channels,
+              stacked_convs=2, share_conv=share_conv, exp_on_reg=exp_on_reg, act=act, strides=(8, 16, 32)),
+)
+criterion = dict(
+    assigner=dict(topk=13, iou_weight=3.0, soft_center_radius=3.0),
+    loss_cls_weight=1.0, loss_bbox_weight=2.0, qfl_beta=2.0)
+test_cfg = dict(score_thr=0.001, nms_pre=30000, iou_threshold=0.65, max_per_img=300)
+
+# ---- pipelines --------------------------------------------------------------------------------------
+train_pipeline = [
+    dict(type='CachedMosaic', img_scale=imgsz, pad_val=114.0, max_cached_images=mosaic_cache),
+    dict(type='RandomResize', scale=(imgsz[0] * 2, imgsz[1] * 2), ratio_range=resize_ratio_range),
+    dict(type='RandomCrop', crop_size=imgsz),
+    dict(type='YOLOXHSVRandomAug', hue_delta=5, saturation_delta=30, value_delta=30),
+    dict(type='RandomFlip', prob=0.5),
+    dict(type='Pad', size=imgsz, pad_val=114),
+    dict(type='CachedMixUp', img_scale=imgsz, ratio_range=(1.0, 1.0), max_cached_images=mixup_cache,
+         pad_val=114, prob=mixup_prob),
+]
+train_pipeline_stage2 = [
+    dict(type='RandomResize', scale=imgsz, ratio_range=resize_ratio_range),
+    dict(type='RandomCrop', crop_size=imgsz),
+    dict(type='YOLOXHSVRandomAug', hue_delta=5, saturation_delta=30, value_delta=30),
+    dict(type='RandomFlip', prob=0.5),
+    dict(type='Pad', size=imgsz, pad_val=114),
+]
+test_pipeline = [dict(type='LetterResize', size=imgsz, pad_val=114)]
+
+train_dataloader = dict(
+    batch_size=batch_size, num_workers=num_workers,
+    dataset=dict(data_root=data_root, ann_file=train_ann_file, img_prefix=train_img_prefix,
+                 pipeline=train_pipeline))
+val_dataloader = dict(
+    batch_size=val_batch_size, num_workers=num_workers,
+    dataset=dict(data_root=data_root, ann_file=val_ann_file, img_prefix=val_img_prefix,
+                 pipeline=test_pipeline))
+test_dataloader = dict(
+    batch_size=val_batch_size, num_workers=num_workers,
+    dataset=dict(data_root=data_root, ann_file=test_ann_file, img_prefix=test_img_prefix,
+                 pipeline=test_pipeline))
+
+# ---- optimisation -----------------------------------------------------------------------------------
+optimizer = dict(type='AdamW', lr=base_lr, weight_decay=weight_decay, betas=(0.9, 0.999),
+                 norm_decay=False, bias_decay=False)
+schedule = dict(max_epochs=max_epochs, warmup_iters=warmup_iters, warmup_ratio=warmup_ratio,
+                flat_epochs=max_epochs // 2, min_lr_ratio=min_lr_ratio, stage2_epoch=stage2_epoch,
+                val_interval=val_interval, save_interval=save_interval, max_keep_ckpts=max_keep_ckpts,
+                grad_clip=grad_clip)
+ema = dict(momentum=0.0002, gamma=2000)

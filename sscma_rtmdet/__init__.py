@@ -1,0 +1,17 @@
+"""sscma-rtmdet: train, quantize, export and evaluate RTMDet detectors for edge devices.
+
+Importing the package is cheap: heavy modules (torch models, TensorFlow, onnxruntime) load on first use.
+"""
+__version__ = "0.1.0"
+
+__all__ = ["__version__", "Detector", "load_config"]
+
+
+def __getattr__(name):  # PEP 562 lazy exports keep `import sscma_rtmdet` fast
+    if name == "Detector":
+        from .inference.detector import Detector
+        return Detector
+    if name == "load_config":
+        from .config import load_config
+        return load_config
+    raise AttributeError(f"module 'sscma_rtmdet' has no attribute {name!r}")

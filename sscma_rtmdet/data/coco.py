@@ -1,0 +1,220 @@
+"""COCO / Roboflow detection datasets: validation at construction, uint8 BGR samples at load time."""
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import math
+import os
+import warnings
+from typing import Any
+
+import cv2
+import numpy as np
+
+from ..errors import DataError
+
+_MAX_LISTED = 5  # missing files named in an error message
+
+
+def load_coco_json(path: str) -> dict:
+    """Read and sanity-check a COCO annotation file; problems raise DataError naming the file."""
+    if not os.path.isfile(path):
+        raise DataError(f"annotation file not found: {path} (check data_root and ann_file in the config)")
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = json.load(f)
+    except json.JSONDecodeError as e:
+        raise DataError(f"annotation file {path} is not valid JSON: {e.msg} at line {e.lineno} "
+                        f"column {e.colno}; re-export or fix the file") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise DataError(f"cannot read annotation file {path}: {e}") from None
+    if not isinstance(data, dict):
+        raise DataError(f"annotation file {path}: top level must be a JSON object with "
+                        f"'images', 'annotations' and 'categories'")
+    for key in ("images", "categories"):
+        if not isinstance(data.get(key), list):
+            raise DataError(f"annotation file {path}: missing or non-list '{key}' (is this a COCO file?)")
+    data.setdefault("annotations", [])
+    if not isinstance(data["annotations"], list):
+        raise DataError(f"annotation file {path}: 'annotations' must be a list")
+    for i, cat in enumerate(data["categories"]):
+        if not isinstance(cat, dict) or "id" not in cat or "name" not in cat:
+            raise DataError(f"annotation file {path}: categories[{i}] needs 'id' and 'name'")
+    for i, img in enumerate(data["images"]):
+        if not isinstance(img, dict) or "id" not in img or "file_name" not in img:
+            raise DataError(f"annotation file {path}: images[{i}] needs 'id' and 'file_name'")
+    return data
+
+
+def real_categories(data: dict) -> list[dict]:
+    """Categories that are classes, sorted by id.
+
+    Roboflow exports put the dataset name first as a category with supercategory "none" that no box uses;
+    it is not a class. We only drop it when the other categories do not all say "none" (a plain COCO file
+    that uses "none" everywhere keeps its empty classes).
+    """
+    cats = sorted(data["categories"], key=lambda c: c["id"])
+    used = {a.get("category_id") for a in data["annotations"] if isinstance(a, dict)}
+    is_none = [str(c.get("supercategory", "")).lower() == "none" for c in cats]
+    if all(is_none):
+        return cats
+    return [c for c, n in zip(cats, is_none) if not (n and c["id"] not in used)]
+
+
+def parse_box(bbox: Any, img_w: float | None, img_h: float | None) -> tuple[str, np.ndarray | None]:
+    """COCO [x, y, w, h] -> (status, xyxy float32 (4,) or None); status in ok|clipped|empty|malformed."""
+    if not isinstance(bbox, (list, tuple)) or len(bbox) != 4:
+        return "malformed", None
+    try:
+        x, y, w, h = (float(v) for v in bbox)
+    except (TypeError, ValueError):
+        return "malformed", None
+    if not all(math.isfinite(v) for v in (x, y, w, h)):
+        return "malformed", None
+    if w <= 0 or h <= 0:
+        return "empty", None
+    x1, y1, x2, y2 = x, y, x + w, y + h
+    status = "ok"
+    if img_w is not None and img_h is not None:
+        cx1, cy1 = min(max(x1, 0.0), img_w), min(max(y1, 0.0), img_h)
+        cx2, cy2 = min(max(x2, 0.0), img_w), min(max(y2, 0.0), img_h)
+        if (cx1, cy1, cx2, cy2) != (x1, y1, x2, y2):
+            status = "clipped"
+        x1, y1, x2, y2 = cx1, cy1, cx2, cy2
+        if x2 - x1 <= 0 or y2 - y1 <= 0:
+            return "empty", None
+    return status, np.array([x1, y1, x2, y2], dtype=np.float32)
+
+
+class CocoDetection:
+    """A COCO-format detection set.
+
+    Attributes: `coco` (pycocotools COCO, for evaluation), `classes` (names sorted by category id),
+    `num_classes`, `cat2label` {category id: label}, `label2cat` {label: category id}, `img_ids`.
+    `self[i]` -> dict(img (h,w,3) uint8 BGR, boxes (n,4) float32 xyxy, labels (n,) int64, img_id,
+    ori_hw (h, w)).
+    """
+
+    def __init__(self, data_root: str, ann_file: str, img_prefix: str, num_classes: int | None = None,
+                 filter_empty: bool = False):
+        self.ann_path = os.path.join(data_root, ann_file)
+        self.img_dir = os.path.join(data_root, img_prefix)
+        data = load_coco_json(self.ann_path)
+        cats = real_categories(data)
+        self.classes = tuple(str(c["name"]) for c in cats)
+        self.cat2label = {c["id"]: i for i, c in enumerate(cats)}
+        self.label2cat = {i: c["id"] for i, c in enumerate(cats)}
+        if num_classes is not None and num_classes != len(self.classes):
+            raise DataError(f"num_classes={num_classes} in the config but {self.ann_path} has "
+                            f"{len(self.classes)} classes {list(self.classes)}; set "
+                            f"--cfg-options num_classes={len(self.classes)}")
+        self.coco = _make_coco(data)
+        images = sorted(data["images"], key=lambda im: im["id"])
+        self._check_files(images)
+        self._parse_annotations(data, images)
+        if filter_empty:
+            keep = [i for i, b in enumerate(self._boxes) if len(b)]
+            self._images = [self._images[i] for i in keep]
+            self._boxes = [self._boxes[i] for i in keep]
+            self._labels = [self._labels[i] for i in keep]
+        self.img_ids = [im["id"] for im in self._images]
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.classes)
+
+    def __len__(self) -> int:
+        return len(self._images)
+
+    def _check_files(self, images: list[dict]) -> None:
+        """stat() every image (no decoding): a missing file fails now, not hours into training."""
+        if not os.path.isdir(self.img_dir):
+            raise DataError(f"image folder {self.img_dir} does not exist (check data_root and img_prefix "
+                            f"for {self.ann_path})")
+        missing = [im["file_name"] for im in images
+                   if not os.path.isfile(os.path.join(self.img_dir, im["file_name"]))]
+        if missing:
+            shown = ", ".join(missing[:_MAX_LISTED]) + (", ..." if len(missing) > _MAX_LISTED else "")
+            raise DataError(f"{len(missing)} of {len(images)} images listed in {self.ann_path} are missing "
+                            f"from {self.img_dir}: {shown}")
+
+    def _parse_annotations(self, data: dict, images: list[dict]) -> None:
+        by_img: dict[Any, list[dict]] = {im["id"]: [] for im in images}
+        counts = dict(clipped=0, empty=0, malformed=0, crowd=0, unknown_category=0, unknown_image=0)
+        for ann in data["annotations"]:
+            if not isinstance(ann, dict) or ann.get("image_id") not in by_img:
+                counts["unknown_image"] += 1
+                continue
+            by_img[ann["image_id"]].append(ann)
+        self._images, self._boxes, self._labels = images, [], []
+        for im in images:
+            w, h = im.get("width"), im.get("height")
+            w, h = (float(w), float(h)) if isinstance(w, (int, float)) and isinstance(h, (int, float)) \
+                else (None, None)
+            boxes, labels = [], []
+            for ann in by_img[im["id"]]:
+                if ann.get("iscrowd", 0):
+                    counts["crowd"] += 1
+                    continue
+                if ann.get("category_id") not in self.cat2label:
+                    counts["unknown_category"] += 1
+                    continue
+                status, box = parse_box(ann.get("bbox"), w, h)
+                if box is None:
+                    counts[status] += 1
+                    continue
+                counts["clipped"] += status == "clipped"
+                boxes.append(box)
+                labels.append(self.cat2label[ann["category_id"]])
+            self._boxes.append(np.array(boxes, np.float32).reshape(-1, 4))
+            self._labels.append(np.array(labels, np.int64))
+        self.annotation_report = counts
+        _warn_summary(self.ann_path, counts)
+
+    def get_ann(self, i: int) -> tuple[np.ndarray, np.ndarray]:
+        """(boxes (n,4) float32 xyxy, labels (n,) int64) of image i; copies, safe to modify."""
+        return self._boxes[i].copy(), self._labels[i].copy()
+
+    def image_path(self, i: int) -> str:
+        return os.path.join(self.img_dir, self._images[i]["file_name"])
+
+    def load_image(self, i: int) -> np.ndarray:
+        """(h, w, 3) uint8 BGR; an unreadable file raises DataError naming it."""
+        path = self.image_path(i)
+        img = cv2.imread(path, cv2.IMREAD_COLOR)
+        if img is None:
+            raise DataError(f"cannot read image {path} (missing, truncated or not an image); "
+                            f"fix or remove it from {self.ann_path}")
+        return img
+
+    def __getitem__(self, i: int) -> dict:
+        img = self.load_image(i)
+        boxes, labels = self.get_ann(i)
+        h, w = img.shape[:2]
+        if len(boxes):  # the JSON's width/height may disagree with the real file
+            boxes[:, 0::2] = boxes[:, 0::2].clip(0, w)
+            boxes[:, 1::2] = boxes[:, 1::2].clip(0, h)
+            keep = (boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])
+            boxes, labels = boxes[keep], labels[keep]
+        return dict(img=img, boxes=boxes, labels=labels, img_id=self._images[i]["id"], ori_hw=(h, w))
+
+
+def _make_coco(data: dict):
+    """pycocotools COCO from an already parsed dict (its own loader prints and re-reads the file)."""
+    from pycocotools.coco import COCO
+
+    coco = COCO()
+    coco.dataset = data
+    with contextlib.redirect_stdout(io.StringIO()):
+        coco.createIndex()
+    return coco
+
+
+def _warn_summary(path: str, counts: dict) -> None:
+    """One warning for all skipped/fixed annotations of a file (not one per box)."""
+    parts = [f"{n} {k.replace('_', ' ')}" for k, n in counts.items() if n]
+    if parts:
+        msg = (f"{path}: " + ", ".join(parts) + " annotation(s) (clipped boxes were kept inside the image; "
+               "crowd, empty, malformed and unknown ones were skipped)")
+        warnings.warn(msg, stacklevel=3)

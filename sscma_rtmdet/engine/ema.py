@@ -1,0 +1,50 @@
+"""ExpMomentumEMA (mmdet/mmyolo): exponential moving average of parameters AND buffers.
+
+momentum(step) = (1 - m) * exp(-(1 + step) / gamma) + m: large early (the average follows the model),
+`m` later. The first update copies the model. Evaluated and exported weights are the averaged ones.
+"""
+from __future__ import annotations
+
+import copy
+import math
+
+import torch
+from torch import nn
+
+
+class ExpMomentumEMA:
+    def __init__(self, model: nn.Module, momentum: float = 0.0002, gamma: float = 2000):
+        self.module = copy.deepcopy(unwrap(model)).eval()
+        for p in self.module.parameters():
+            p.requires_grad_(False)
+        self.momentum = float(momentum)
+        self.gamma = float(gamma)
+        self.steps = 0
+
+    def momentum_at(self, step: int) -> float:
+        return (1 - self.momentum) * math.exp(-(1 + step) / self.gamma) + self.momentum
+
+    @torch.no_grad()
+    def update(self, model: nn.Module) -> None:
+        src = unwrap(model).state_dict()
+        m = self.momentum_at(self.steps)
+        for name, avg in self.module.state_dict().items():
+            cur = src[name].detach()
+            if self.steps == 0 or not avg.dtype.is_floating_point:
+                avg.copy_(cur)
+            else:
+                avg.mul_(1 - m).add_(cur.to(avg.dtype), alpha=m)
+        self.steps += 1
+
+    def state_dict(self) -> dict:
+        return {"module": self.module.state_dict(), "steps": self.steps,
+                "momentum": self.momentum, "gamma": self.gamma}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.module.load_state_dict(state["module"])
+        self.steps = int(state["steps"])
+
+
+def unwrap(model: nn.Module) -> nn.Module:
+    """The bare model inside DistributedDataParallel/DataParallel."""
+    return model.module if hasattr(model, "module") and isinstance(model.module, nn.Module) else model

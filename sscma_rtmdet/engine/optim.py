@@ -1,0 +1,38 @@
+"""AdamW with no weight decay on normalisation parameters and biases (mmdet paramwise_cfg)."""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ..errors import ConfigError
+
+_NORMS = (nn.BatchNorm1d, nn.BatchNorm2d, nn.SyncBatchNorm, nn.GroupNorm, nn.LayerNorm)
+
+
+def param_groups(model: nn.Module, weight_decay: float, norm_decay: bool = False,
+                 bias_decay: bool = False) -> list[dict]:
+    """Split trainable params into decayed and non-decayed groups (each param once)."""
+    decay, no_decay, seen = [], [], set()
+    for module in model.modules():
+        for name, p in module.named_parameters(recurse=False):
+            if not p.requires_grad or id(p) in seen:
+                continue
+            seen.add(id(p))
+            is_norm = isinstance(module, _NORMS)
+            is_bias = name == "bias"
+            if (is_norm and not norm_decay) or (is_bias and not bias_decay):
+                no_decay.append(p)
+            else:
+                decay.append(p)
+    return [{"params": decay, "weight_decay": weight_decay},
+            {"params": no_decay, "weight_decay": 0.0}]
+
+
+def build_optimizer(model: nn.Module, cfg: dict) -> torch.optim.Optimizer:
+    """`cfg` is the config's `optimizer` dict."""
+    kind = cfg.get("type", "AdamW")
+    if kind != "AdamW":
+        raise ConfigError(f"optimizer.type={kind!r} is not supported; use 'AdamW'")
+    groups = param_groups(model, cfg["weight_decay"], cfg.get("norm_decay", False),
+                          cfg.get("bias_decay", False))
+    return torch.optim.AdamW(groups, lr=cfg["lr"], betas=tuple(cfg.get("betas", (0.9, 0.999))))

@@ -1,0 +1,208 @@
+"""ONNX -> TFLite (float32 / float16 / full-int8) via onnx2tf's SavedModel and TFLiteConverter.
+
+onnx2tf only builds the SavedModel (NHWC input); the TFLite files come from `TFLiteConverter.from_saved_model`
+(~10x faster than onnx2tf's int8 path, same accuracy, and its failures raise instead of being logged).
+Each file gets a sidecar with the NHWC layout, the signature-key -> output-name map and quantization params.
+Every export is checked against onnxruntime on calibration samples, output by output, by name.
+"""
+from __future__ import annotations
+
+import contextlib
+import copy
+import logging
+import os
+import re
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Iterable
+
+import numpy as np
+
+from ..errors import UserError
+from ..utils.fileio import atomic_write
+from .metadata import read_metadata, write_metadata
+
+FORMATS = ("float32", "float16", "int8")
+# Max abs error vs onnxruntime, as a fraction of each output's range, beyond which the export is refused.
+VERIFY_TOL = {"float32": 1e-3, "float16": 2e-2, "int8": 0.15}
+
+
+class ExportError(RuntimeError):
+    """A conversion produced a wrong or partially-float model (never silently accepted)."""
+
+
+def _quiet_tf():
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    import tensorflow as tf
+
+    tf.get_logger().setLevel(logging.ERROR)
+    with contextlib.suppress(Exception):
+        import absl.logging
+        absl.logging.set_verbosity(absl.logging.ERROR)
+    return tf
+
+
+def _fake_sample_images() -> np.ndarray:
+    """Stand-in for onnx2tf's downloaded 20x128x128x3 sample: it only feeds its internal op checks."""
+    return np.random.default_rng(0).random((20, 128, 128, 3), dtype=np.float32)
+
+
+def onnx_to_saved_model(onnx_path: Path, out_dir: Path) -> Path:
+    """Run onnx2tf in-process on a private copy (it rewrites its input) with no network access."""
+    import onnx2tf.onnx2tf as o2t
+
+    work = out_dir / "onnx"
+    work.mkdir(parents=True, exist_ok=True)
+    src = work / "model.onnx"
+    shutil.copy2(onnx_path, src)
+    saved = out_dir / "saved_model"
+    original = o2t.download_test_image_data
+    o2t.download_test_image_data = _fake_sample_images  # never touch the network
+    try:
+        o2t.convert(input_onnx_file_path=str(src), output_folder_path=str(saved), output_signaturedefs=True,
+                    not_use_onnxsim=True,  # export_onnx already simplified; onnx2tf would shell out for it
+                    verbosity="error", non_verbose=True)
+    finally:
+        o2t.download_test_image_data = original
+    if not (saved / "saved_model.pb").is_file():
+        raise ExportError(f"onnx2tf produced no SavedModel for {onnx_path}")
+    return saved
+
+
+def convert_saved_model(saved: Path, precision: str, calib: np.ndarray | None) -> bytes:
+    """SavedModel -> TFLite flatbuffer. int8 = full integer: int8 in/out, per-channel weights."""
+    tf = _quiet_tf()
+    conv = tf.lite.TFLiteConverter.from_saved_model(str(saved))
+    if precision == "float16":
+        conv.optimizations = [tf.lite.Optimize.DEFAULT]
+        conv.target_spec.supported_types = [tf.float16]
+    elif precision == "int8":
+        conv.optimizations = [tf.lite.Optimize.DEFAULT]
+        conv.representative_dataset = lambda: ([calib[i:i + 1].astype(np.float32)] for i in range(len(calib)))
+        conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        conv.inference_input_type = tf.int8
+        conv.inference_output_type = tf.int8
+    return conv.convert()
+
+
+def _signature_info(path: Path) -> tuple[str, dict, dict, object]:
+    from ai_edge_litert.interpreter import Interpreter
+
+    interp = Interpreter(model_path=str(path))
+    sigs = interp.get_signature_list()
+    if len(sigs) != 1:
+        raise ExportError(f"{path}: expected one signature, found {list(sigs)}")
+    key = next(iter(sigs))
+    runner = interp.get_signature_runner(key)
+    return key, runner.get_input_details(), runner.get_output_details(), interp
+
+
+def map_outputs(keys: Iterable[str], names: list[str]) -> dict[str, str]:
+    """Signature output key -> our name: keys equal to an ONNX name map to it, `output_k` to names[k]."""
+    mapping = {}
+    for key in keys:
+        m = re.fullmatch(r"output_(\d+)", key)
+        if key in names:
+            mapping[key] = key
+        elif m and int(m.group(1)) < len(names):
+            mapping[key] = names[int(m.group(1))]
+        else:
+            raise ExportError(f"TFLite output {key!r} matches none of the ONNX outputs {names}")
+    if sorted(mapping.values()) != sorted(names):
+        raise ExportError(f"TFLite outputs {sorted(mapping)} do not cover the ONNX outputs {names} one-to-one")
+    return mapping
+
+
+def check_full_int8(interp, path: Path) -> None:
+    """Full-integer means no float tensor anywhere (a half-quantized graph would run slowly on CPU)."""
+    floats = [d["name"] for d in interp.get_tensor_details() if d["dtype"] in (np.float32, np.float16)]
+    if floats:
+        raise ExportError(f"{path}: int8 conversion left float tensors {floats[:5]}"
+                          f"{' ...' if len(floats) > 5 else ''}; an op has no int8 kernel")
+
+
+def _qparams(detail) -> dict | None:
+    scale, zp = detail["quantization"]
+    return None if scale == 0 else {"scale": float(scale), "zero_point": int(zp)}
+
+
+def tflite_metadata(onnx_meta: dict, path: Path, precision: str) -> dict:
+    """Sidecar for one .tflite: NHWC input, signature map, per-tensor quantization; validates int8."""
+    key, ins, outs, interp = _signature_info(path)
+    meta = copy.deepcopy(onnx_meta)
+    (in_key, in_det), = ins.items()
+    meta.update(format="tflite", precision=precision, signature_key=key,
+                output_map=map_outputs(outs, onnx_meta["output_names"]))
+    meta["input"].update(name=in_key, layout="NHWC", dtype=np.dtype(in_det["dtype"]).name,
+                         quantization=_qparams(in_det))
+    for k, name in meta["output_map"].items():
+        meta["outputs"][name]["quantization"] = _qparams(outs[k])
+    if precision == "int8":
+        check_full_int8(interp, path)
+        if in_det["dtype"] != np.int8 or any(d["dtype"] != np.int8 for d in outs.values()):
+            raise ExportError(f"{path}: int8 export must have int8 input and outputs")
+    return meta
+
+
+def verify_against_onnx(tflite_path: Path, onnx_path: Path, samples: np.ndarray) -> dict[str, float]:
+    """Max abs error per output (tflite vs onnxruntime, matched by name) relative to the output's range."""
+    from ..inference.backends import load_backend
+
+    ref = load_backend(onnx_path)(samples)
+    got = load_backend(tflite_path)(samples)
+    errs = {}
+    for name, r in ref.items():
+        if got[name].shape != r.shape:
+            raise ExportError(f"{tflite_path}: output {name} has shape {got[name].shape}, ONNX {r.shape}")
+        span = float(r.max() - r.min()) or 1.0
+        errs[name] = float(np.abs(got[name] - r).max()) / span
+    return errs
+
+
+def export_tflite(onnx_path: str | Path, out_stem: str | Path, formats: Iterable[str] = FORMATS,
+                  calib: np.ndarray | None = None, metadata: dict | None = None,
+                  verify_samples: int = 2) -> dict[str, Path]:
+    """Write `<out_stem>_<precision>.tflite` (+ `.json` sidecars) for each requested precision.
+
+    calib: (N,H,W,3) float32 in the ONNX graph's input domain (see export.calibration); required for int8.
+    metadata: the ONNX export's metadata (default: its sidecar). Returns {precision: path}.
+    """
+    formats = list(dict.fromkeys(formats))
+    bad = [f for f in formats if f not in FORMATS]
+    if bad:
+        raise UserError(f"unknown TFLite format(s) {bad}; choose from {list(FORMATS)}")
+    onnx_path, out_stem = Path(onnx_path), Path(out_stem)
+    meta = metadata if metadata is not None else read_metadata(onnx_path)
+    h, w = meta["input"]["hw"]
+    if calib is None and "int8" in formats:
+        raise UserError("int8 export needs calibration images; pass a calibration folder")
+    if calib is not None and (calib.ndim != 4 or calib.shape[1:] != (h, w, 3)):
+        raise UserError(f"calibration array has shape {calib.shape}; expected (N, {h}, {w}, 3)")
+    samples = calib[:verify_samples] if calib is not None and verify_samples else None
+    results = {}
+    with tempfile.TemporaryDirectory(prefix="sscma_tflite_") as tmp:
+        saved = onnx_to_saved_model(onnx_path, Path(tmp))
+        for precision in formats:
+            path = out_stem.with_name(f"{out_stem.name}_{precision}.tflite")
+            with atomic_write(path, suffix=".tflite") as part:
+                part.write_bytes(convert_saved_model(saved, precision, calib))
+                fmeta = tflite_metadata(meta, part, precision)
+                write_metadata(part, fmeta)  # the backend reads it during verification
+                try:
+                    if samples is not None:
+                        fmeta["verification"] = _verify(part, onnx_path, samples, precision)
+                finally:
+                    Path(str(part) + ".json").unlink(missing_ok=True)
+            write_metadata(path, fmeta)
+            results[precision] = path
+    return results
+
+
+def _verify(path: Path, onnx_path: Path, samples: np.ndarray, precision: str) -> dict:
+    errs = verify_against_onnx(path, onnx_path, samples)
+    worst = max(errs, key=errs.get)
+    if errs[worst] > VERIFY_TOL[precision]:
+        raise ExportError(f"{precision} TFLite output {worst} differs from ONNX by {errs[worst]:.3g} of its range "
+                          f"(limit {VERIFY_TOL[precision]}); conversion is wrong")
+    return {"max_rel_err_vs_onnx": errs, "samples": int(len(samples))}

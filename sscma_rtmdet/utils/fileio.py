@@ -1,0 +1,49 @@
+"""Atomic writes: a crash or Ctrl-C never leaves a half-written checkpoint or export behind."""
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from pathlib import Path
+from typing import Iterator
+
+
+@contextlib.contextmanager
+def atomic_write(path: str | os.PathLike, suffix: str | None = None) -> Iterator[Path]:
+    """Yield a temporary path next to `path`; rename it onto `path` only if the block succeeds.
+
+    The temp file keeps the target's suffix (some writers, e.g. TFLite/ONNX tools, check it).
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=suffix or path.suffix or ".tmp",
+                               dir=path.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        os.replace(tmp_path, path)
+    finally:
+        if tmp_path.exists():
+            tmp_path.unlink()
+
+
+def atomic_save_torch(obj, path: str | os.PathLike) -> Path:
+    """torch.save through a temp file + rename."""
+    import torch
+
+    with atomic_write(path) as tmp:
+        torch.save(obj, tmp)
+    return Path(path)
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
+    with atomic_write(path) as tmp:
+        tmp.write_text(text)
+    return Path(path)
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
+    with atomic_write(path) as tmp:
+        tmp.write_bytes(data)
+    return Path(path)

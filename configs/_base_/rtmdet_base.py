@@ -32,6 +32,8 @@ val_interval = 10
 save_interval = 10
 max_keep_ckpts = 3
 grad_clip = None  # e.g. 10.0 (max L2 norm)
+log_interval = 20
+load_from = None  # pretrained weights: ours, an mmdet/mmyolo detector, or a backbone-only ImageNet .pth
 mosaic_cache = 40
 mixup_cache = 20
 mixup_prob = 0.5
@@ -100,5 +102,5 @@ optimizer = dict(type='AdamW', lr=base_lr, weight_decay=weight_decay, betas=(0.9
 schedule = dict(max_epochs=max_epochs, warmup_iters=warmup_iters, warmup_ratio=warmup_ratio,
                 flat_epochs=max_epochs // 2, min_lr_ratio=min_lr_ratio, stage2_epoch=stage2_epoch,
                 val_interval=val_interval, save_interval=save_interval, max_keep_ckpts=max_keep_ckpts,
-                grad_clip=grad_clip)
+                grad_clip=grad_clip, log_interval=log_interval)
 ema = dict(momentum=0.0002, gamma=2000)

@@ -16,7 +16,8 @@ from .common import friendly_errors
 @click.option("--num-test", default=60, show_default=True, help="Images in test/.")
 @click.option("--imgsz-range", nargs=2, type=int, default=(240, 400), show_default=True,
               metavar="MIN MAX", help="Each image side (H and W drawn separately) lies in [MIN, MAX] px.")
-@click.option("--overwrite", is_flag=True, help="Write into a non-empty OUT_DIR, replacing train/ valid/ test/.")
+@click.option("--overwrite", is_flag=True,
+              help="Write into a non-empty OUT_DIR, replacing its train/ valid/ test/ folders.")
 @friendly_errors
 def main(out_dir, seed, num_train, num_valid, num_test, imgsz_range, overwrite):
     """Write a small detection dataset of circles, squares and triangles into OUT_DIR.

@@ -234,7 +234,8 @@ def make_demo_dataset(out_dir, seed: int = 0, num_train: int = 240, num_valid: i
     out = Path(out_dir)
     lo, hi = (int(v) for v in imgsz_range)
     if not 32 <= lo <= hi:
-        raise UserError(f"imgsz_range (--imgsz-range) {imgsz_range}: need 32 <= min <= max (pixels per image side)")
+        raise UserError(f"imgsz_range (--imgsz-range) {imgsz_range}: need 32 <= min <= max "
+                        "(pixels per image side)")
     for name, n in (("num_train", num_train), ("num_valid", num_valid), ("num_test", num_test)):
         if n < 0:
             raise UserError(f"{name}={n}: the number of images must be >= 0")

@@ -223,8 +223,9 @@ def build_pipeline(cfgs: Sequence[dict] | None, name: str = "train_pipeline") ->
         raise ConfigError(f"{name} must be a list of dicts with a 'type', got {type(cfgs).__name__}")
     registry, out = _registry(), []
     for i, cfg in enumerate(cfgs):
-        cfg = dict(cfg.to_dict() if hasattr(cfg, "to_dict") else cfg) if isinstance(cfg, dict) or hasattr(
-            cfg, "to_dict") else cfg
+        if hasattr(cfg, "to_dict"):
+            cfg = cfg.to_dict()
+        cfg = dict(cfg) if isinstance(cfg, dict) else cfg
         if not isinstance(cfg, dict) or "type" not in cfg:
             raise ConfigError(f"{name}[{i}] must be a dict with a 'type' key, got {cfg!r}")
         kind = cfg.pop("type")

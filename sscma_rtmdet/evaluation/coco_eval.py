@@ -44,6 +44,25 @@ def eval_cat_ids(coco_gt) -> list[int]:
     return sorted(real)
 
 
+def _renumber_if_zero_ids(coco_gt):
+    """A COCO whose annotation ids start at 1, or coco_gt itself when they already do.
+
+    pycocotools' COCOeval stores the matched annotation id and treats 0 as "unmatched", so a GT box
+    with id 0 (Roboflow exports number annotations from 0) can never be matched and a perfect
+    detection of it counts as a false positive.
+    """
+    from pycocotools.coco import COCO
+
+    anns = coco_gt.dataset.get("annotations", [])
+    if not anns or min(a["id"] for a in anns) > 0:
+        return coco_gt
+    fixed = COCO()
+    fixed.dataset = dict(coco_gt.dataset, annotations=[dict(a, id=i + 1) for i, a in enumerate(anns)])
+    with contextlib.redirect_stdout(io.StringIO()):
+        fixed.createIndex()
+    return fixed
+
+
 def _class_ap(precisions: np.ndarray, k: int, iou: int | None = None) -> float:
     """Mean of valid precision entries of class k at all areas, last maxDets; nan if none."""
     p = precisions[:, :, k, 0, -1] if iou is None else precisions[iou, :, k, 0, -1]
@@ -97,6 +116,7 @@ def evaluate_coco(coco_gt, detections: Sequence[Mapping], classwise: bool = True
             log(format_class_table(res["per_class"]))
         return res
     _check_detections(dets, set(coco_gt.getImgIds()))
+    coco_gt = _renumber_if_zero_ids(coco_gt)
     buf = io.StringIO()
     with contextlib.redirect_stdout(buf):  # pycocotools prints; route it through `log` instead
         coco_dt = coco_gt.loadRes([dict(d) for d in dets])  # loadRes mutates its input (adds area/id)

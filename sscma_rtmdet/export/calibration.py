@@ -82,6 +82,7 @@ def calibration_images(files: Sequence[str | os.PathLike], imgsz, preprocess: di
     """
     if not files:
         raise UserError("no calibration images given; pass a folder or list of images")
+    preprocess = preprocess.to_dict() if hasattr(preprocess, "to_dict") else dict(preprocess)
     chosen = select_files([Path(f) for f in files], n)
     cache_file = None
     if cache_dir is not None:

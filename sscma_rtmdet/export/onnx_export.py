@@ -39,6 +39,8 @@ def model_strides(model: nn.Module) -> tuple[int, ...]:
 def _preprocess_dict(preprocess) -> dict:
     if isinstance(preprocess, dict):
         return preprocess
+    if hasattr(preprocess, "to_dict"):  # data.preprocess.Preprocess
+        return preprocess.to_dict()
     return {k: getattr(preprocess, k) for k in ("color", "mean", "std", "pad_value") if hasattr(preprocess, k)}
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import io
 import logging
 import os
 import re
@@ -50,6 +51,7 @@ def _fake_sample_images() -> np.ndarray:
 
 def onnx_to_saved_model(onnx_path: Path, out_dir: Path) -> Path:
     """Run onnx2tf in-process on a private copy (it rewrites its input) with no network access."""
+    _quiet_tf()
     import onnx2tf.onnx2tf as o2t
 
     work = out_dir / "onnx"
@@ -59,14 +61,16 @@ def onnx_to_saved_model(onnx_path: Path, out_dir: Path) -> Path:
     saved = out_dir / "saved_model"
     original = o2t.download_test_image_data
     o2t.download_test_image_data = _fake_sample_images  # never touch the network
+    log = io.StringIO()
     try:
-        o2t.convert(input_onnx_file_path=str(src), output_folder_path=str(saved), output_signaturedefs=True,
-                    not_use_onnxsim=True,  # export_onnx already simplified; onnx2tf would shell out for it
-                    verbosity="error", non_verbose=True)
+        with contextlib.redirect_stdout(log):  # tf_keras prints every captured TensorSpec
+            o2t.convert(input_onnx_file_path=str(src), output_folder_path=str(saved), output_signaturedefs=True,
+                        not_use_onnxsim=True,  # export_onnx already simplified; onnx2tf would shell out for it
+                        verbosity="error", non_verbose=True)
     finally:
         o2t.download_test_image_data = original
     if not (saved / "saved_model.pb").is_file():
-        raise ExportError(f"onnx2tf produced no SavedModel for {onnx_path}")
+        raise ExportError(f"onnx2tf produced no SavedModel for {onnx_path}:\n{log.getvalue()[-3000:]}")
     return saved
 
 

@@ -62,12 +62,12 @@ class TorchBackend(Backend):
         import torch
 
         from ..export.metadata import build_metadata
-        from ..export.onnx_export import ExportWrapper
+        from ..export.onnx_export import ExportWrapper, _preprocess_dict
 
         self.wrapper = ExportWrapper(model, preprocess, fold_normalization).eval()
         with torch.no_grad():
             probe = self.wrapper(torch.zeros(1, 3, int(imgsz[0]), int(imgsz[1])))
-        pre = preprocess if isinstance(preprocess, dict) else vars(preprocess)
+        pre = _preprocess_dict(preprocess)
         self.meta = build_metadata(fmt="torch", precision="float32", imgsz=imgsz, preprocess=pre,
                                    fold_normalization=fold_normalization, strides=self.wrapper.strides,
                                    output_names=self.wrapper.output_names,

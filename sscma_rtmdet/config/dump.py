@@ -1,0 +1,68 @@
+"""Write a loaded config as one flat, loadable Python file (also embedded as text in checkpoints)."""
+from __future__ import annotations
+
+import math
+import os
+import pprint
+from pathlib import Path
+from typing import Any
+
+from ..errors import ConfigError
+from ..utils.fileio import atomic_write_text
+from .config import to_plain
+
+__all__ = ["config_to_text", "dump_config"]
+
+_WIDTH = 100
+
+
+def _check_literal(value: Any, where: str) -> None:
+    """Raise ConfigError unless `value` is built from literals that `repr` writes back loadably."""
+    if value is None or isinstance(value, (bool, int, str, bytes)):
+        return
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ConfigError(f"config value {where} = {value!r} cannot be written to a config file; "
+                              f"use a finite number")
+        return
+    if isinstance(value, (list, tuple)):
+        for i, item in enumerate(value):
+            _check_literal(item, f"{where}[{i}]")
+        return
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _check_literal(key, f"{where} key")
+            _check_literal(item, f"{where}.{key}")
+        return
+    raise ConfigError(f"config value {where} is a {type(value).__name__}, which cannot be written to a "
+                      f"config file; use plain numbers, strings, lists, tuples and dicts")
+
+
+def _assignment(name: str, value: Any) -> str:
+    prefix = f"{name} = "
+    text = pprint.pformat(value, width=max(_WIDTH - len(prefix), 40), sort_dicts=False)
+    # Continuation lines sit inside brackets, so indenting them under the value stays valid Python.
+    return prefix + text.replace("\n", "\n" + " " * len(prefix))
+
+
+def config_to_text(cfg: dict) -> str:
+    """Flat Python source for `cfg`: a header comment, then one `name = value` per top-level key."""
+    plain = to_plain(cfg)
+    source = getattr(cfg, "filename", None)
+    header = "# Flattened sscma-rtmdet config" + (f" (from {source})" if source else "") + \
+             "; load it with sscma_rtmdet.config.load_config.\n"
+    lines = []
+    for name, value in plain.items():
+        if not isinstance(name, str) or not name.isidentifier() or name.startswith("_"):
+            raise ConfigError(f"config key {name!r} is not a valid top-level config name")
+        _check_literal(value, name)
+        lines.append(_assignment(name, value))
+    return header + "\n".join(lines) + "\n"
+
+
+def dump_config(cfg: dict, path: str | os.PathLike) -> Path:
+    """Write `config_to_text(cfg)` to `path` atomically; returns the path."""
+    path = Path(path)
+    if path.suffix != ".py":
+        raise ConfigError(f"config dump path {path} must end in .py so it can be loaded again")
+    return atomic_write_text(path, config_to_text(cfg))

@@ -1,0 +1,165 @@
+"""Datasets for training/evaluation, batching and DataLoader construction.
+
+Batches carry uint8 BGR pixels; normalisation is done on the device by the trainer/evaluator through
+`Preprocess.normalize`, so there is exactly one definition of it (shared with export and inference).
+"""
+from __future__ import annotations
+
+import random
+from typing import Sequence
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset, Sampler
+
+from ..errors import DataError
+from .coco import CocoDetection
+from .preprocess import Preprocess
+from .transforms import Compose, as_hw, build_pipeline
+
+
+def sample_rng(seed: int, epoch: int, index: int, attempt: int = 0) -> np.random.Generator:
+    """Generator determined by (seed, epoch, index, attempt) only: runs are reproducible and resumable."""
+    return np.random.default_rng([int(seed), int(epoch), int(index), int(attempt)])
+
+
+class TrainDataset(Dataset):
+    """Augmented training samples: `coco[i]` -> stage-1 pipeline (or stage-2 after `use_stage2 = True`).
+
+    The mosaic/mixup caches live inside the pipeline objects, so each DataLoader worker has its own cache.
+    When a pipeline returns None (a crop lost every box) another index is drawn from the same generator,
+    up to `max_refetch` times, as mmdet does.
+    """
+
+    def __init__(self, coco: CocoDetection, pipeline: Compose | Sequence[dict],
+                 stage2_pipeline: Compose | Sequence[dict] | None = None, seed: int = 0,
+                 max_refetch: int = 15):
+        self.coco = coco
+        self.pipeline = pipeline if isinstance(pipeline, Compose) else build_pipeline(pipeline)
+        self.stage2_pipeline = stage2_pipeline if stage2_pipeline is None or isinstance(
+            stage2_pipeline, Compose) else build_pipeline(stage2_pipeline, "train_pipeline_stage2")
+        self.seed = int(seed)
+        self.epoch = 0
+        self.use_stage2 = False
+        self.max_refetch = int(max_refetch)
+
+    def set_epoch(self, epoch: int, use_stage2: bool | None = None) -> None:
+        self.epoch = int(epoch)
+        if use_stage2 is not None:
+            self.use_stage2 = bool(use_stage2)
+
+    def __len__(self) -> int:
+        return len(self.coco)
+
+    def __getitem__(self, index: int) -> dict:
+        pipe = self.stage2_pipeline if self.use_stage2 and self.stage2_pipeline is not None else self.pipeline
+        idx = int(index)
+        for attempt in range(self.max_refetch + 1):
+            rng = sample_rng(self.seed, self.epoch, index, attempt)
+            out = pipe(self.coco[idx], rng)
+            if out is not None:
+                return out
+            idx = int(rng.integers(0, len(self.coco)))
+        raise DataError(f"the training pipeline dropped {self.max_refetch + 1} images in a row starting at "
+                        f"{self.coco.image_path(int(index))} (every box fell outside the crop); check the "
+                        f"boxes in {self.coco.ann_path} and RandomCrop.crop_size")
+
+
+class EvalDataset(Dataset):
+    """Letterboxed evaluation samples: dict(img (H,W,3) uint8 BGR, boxes, labels, img_id, ori_hw, scale,
+    pad); boxes are in letterboxed pixels."""
+
+    def __init__(self, coco: CocoDetection, imgsz: Sequence[int], preprocess: Preprocess | dict | None = None):
+        from .transforms import LetterResize
+
+        self.coco = coco
+        self.imgsz = as_hw(imgsz, "imgsz")
+        pre = preprocess if isinstance(preprocess, Preprocess) else Preprocess.from_config(preprocess)
+        self.letter = LetterResize(self.imgsz, pre.pad_value)
+
+    def __len__(self) -> int:
+        return len(self.coco)
+
+    def __getitem__(self, index: int) -> dict:
+        return self.letter(self.coco[int(index)])
+
+
+def collate(batch: list[dict]) -> dict:
+    """Stack samples of equal size.
+
+    Returns dict(inputs uint8 (N,3,H,W) BGR, not normalised -- the trainer/evaluator applies
+    `Preprocess.normalize` on the device; gt_boxes list of float32 (n_i,4) xyxy; gt_labels list of int64
+    (n_i,); metas list of dict(img_id, scale, pad (top, left), ori_hw (h, w))).
+    """
+    shapes = {b["img"].shape for b in batch}
+    if len(shapes) != 1:
+        raise ValueError(f"collate needs equally sized images (end the pipeline with Pad/LetterResize), "
+                         f"got {sorted(shapes)}")
+    imgs = np.stack([b["img"] for b in batch])
+    return dict(
+        inputs=torch.from_numpy(imgs).permute(0, 3, 1, 2).contiguous(),
+        gt_boxes=[torch.from_numpy(np.asarray(b["boxes"], np.float32).reshape(-1, 4)) for b in batch],
+        gt_labels=[torch.from_numpy(np.asarray(b["labels"], np.int64).reshape(-1)) for b in batch],
+        metas=[dict(img_id=b.get("img_id"), scale=float(b.get("scale", 1.0)),
+                    pad=tuple(b.get("pad", (0, 0))), ori_hw=tuple(b.get("ori_hw", b["img"].shape[:2])))
+               for b in batch],
+    )
+
+
+class EpochSampler(Sampler):
+    """Indices 0..n-1, shuffled by a permutation fixed by (seed, epoch); call set_epoch each epoch."""
+
+    def __init__(self, n: int, shuffle: bool, seed: int = 0):
+        self.n, self.shuffle, self.seed, self.epoch = int(n), bool(shuffle), int(seed), 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = int(epoch)
+
+    def __iter__(self):
+        if not self.shuffle:
+            return iter(range(self.n))
+        g = torch.Generator().manual_seed(self.seed * 100003 + self.epoch)
+        return iter(torch.randperm(self.n, generator=g).tolist())
+
+    def __len__(self) -> int:
+        return self.n
+
+
+def _worker_init(worker_id: int) -> None:
+    # Transforms use explicit generators; this only guards third-party code that reaches for global RNGs.
+    info = torch.utils.data.get_worker_info()
+    base = info.seed % 2**32 if info is not None else worker_id
+    np.random.seed(base)
+    random.seed(base)
+
+
+def build_dataloader(dataset: Dataset, batch_size: int, num_workers: int = 0, shuffle: bool = False,
+                     seed: int = 0, epoch: int = 0, distributed: bool = False,
+                     drop_last: bool = False) -> DataLoader:
+    """DataLoader with `collate` and a seeded epoch-aware sampler (DistributedSampler when distributed).
+
+    Workers are not persistent so that `set_loader_epoch` (epoch and stage-2 switch) reaches them at the
+    next epoch; the mosaic/mixup caches therefore restart each epoch and per worker (first few samples of
+    each worker pass unmixed).
+    """
+    if batch_size < 1 or num_workers < 0:
+        raise ValueError(f"batch_size={batch_size} must be >= 1 and num_workers={num_workers} >= 0")
+    if distributed:
+        from torch.utils.data.distributed import DistributedSampler
+        sampler = DistributedSampler(dataset, shuffle=shuffle, seed=seed, drop_last=drop_last)
+    else:
+        sampler = EpochSampler(len(dataset), shuffle, seed)
+    g = torch.Generator().manual_seed(int(seed))
+    loader = DataLoader(dataset, batch_size=batch_size, sampler=sampler, num_workers=num_workers,
+                        collate_fn=collate, drop_last=drop_last, worker_init_fn=_worker_init,
+                        generator=g, pin_memory=False, persistent_workers=False)
+    set_loader_epoch(loader, epoch)
+    return loader
+
+
+def set_loader_epoch(loader: DataLoader, epoch: int, use_stage2: bool | None = None) -> None:
+    """Tell the sampler and the dataset which epoch (and pipeline stage) comes next."""
+    if hasattr(loader.sampler, "set_epoch"):
+        loader.sampler.set_epoch(epoch)
+    if hasattr(loader.dataset, "set_epoch"):
+        loader.dataset.set_epoch(epoch, use_stage2)

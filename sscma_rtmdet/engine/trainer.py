@@ -1,0 +1,279 @@
+"""The training loop: AdamW + warmup/flat/cosine LR, EMA, stage-2 pipeline switch, periodic validation,
+atomic best/last/periodic checkpoints, exact resume, DDP with SyncBN (rank 0 logs and saves)."""
+from __future__ import annotations
+
+import math
+import random
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from ..config import Config, config_to_text, dump_config
+from ..errors import CheckpointError, UserError
+from . import checkpoint as ckpt_io
+from .build import build_coco, build_criterion, build_eval_loader, imgsz_of
+from .dist import DistInfo, barrier, cleanup, init_distributed
+from .ema import ExpMomentumEMA, unwrap
+from .logger import Scalars, setup_logger
+from .optim import build_optimizer
+from .schedule import schedule_from_config
+
+
+class TrainingDiverged(UserError):
+    """The loss became NaN/inf; nothing was saved from the broken step."""
+
+
+@dataclass
+class TrainOptions:
+    work_dir: Path
+    config_path: str = "config.py"
+    seed: int = 0
+    resume: str | None = None  # None, 'auto' or a checkpoint path
+    device: str = "auto"
+    amp: bool = True
+    progress: bool = True
+    stop_after_iters: int | None = None  # for tests: simulate a kill after N iterations
+
+
+class Trainer:
+    def __init__(self, cfg: Config, opts: TrainOptions):
+        self.cfg, self.opts = cfg, opts
+        self.device = opts.device if opts.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
+        self.dist: DistInfo = init_distributed(self.device)
+        if self.device == "cuda":
+            self.device = f"cuda:{self.dist.local_rank}"
+        main = self.dist.is_main
+        self.work_dir = Path(opts.work_dir)
+        self.log = setup_logger(self.work_dir if main else None, enabled=main)
+        self.scalars = Scalars(self.work_dir / "tf_logs" if main else None)
+        seed_everything(opts.seed + self.dist.rank)
+        self._build()
+        self.epoch, self.iter, self.best = 0, 0, {"metric": -1.0, "path": None}
+        if opts.resume:
+            self._resume(opts.resume)
+        elif cfg.get("load_from"):
+            self._load_pretrained(cfg.load_from)
+
+    # ---- setup ------------------------------------------------------------------------------------
+    def _build(self) -> None:
+        from ..data.loader import TrainDataset
+        from ..data.preprocess import Preprocess
+        from ..data.transforms import build_pipeline
+        from ..models import build_model
+
+        cfg = self.cfg
+        self.imgsz = imgsz_of(cfg)
+        self.preprocess = Preprocess.from_config(cfg.preprocess)
+        self.train_coco = build_coco(cfg, "train")
+        self.val_coco = build_coco(cfg, "val")
+        self.classes = list(self.train_coco.classes)
+        if list(self.val_coco.classes) != self.classes:
+            raise UserError(f"train classes {self.classes} differ from val classes {list(self.val_coco.classes)}; "
+                            "both annotation files must list the same categories")
+        self.train_set = TrainDataset(self.train_coco, build_pipeline(cfg.train_pipeline, "train_pipeline"),
+                                      build_pipeline(cfg.train_pipeline_stage2, "train_pipeline_stage2"),
+                                      seed=self.opts.seed)
+        model = build_model(cfg.model).to(self.device)
+        if self.dist.enabled:
+            model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
+        self.model = model
+        self.ema = ExpMomentumEMA(model, **cfg.ema)
+        if self.dist.enabled:
+            ids = [self.dist.local_rank] if self.device.startswith("cuda") else None
+            self.model = torch.nn.parallel.DistributedDataParallel(model, device_ids=ids)
+        self.criterion = build_criterion(cfg, len(self.classes))
+        self.optimizer = build_optimizer(unwrap(self.model), cfg.optimizer)
+        self.use_amp = self.opts.amp and self.device.startswith("cuda")
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.use_amp)
+
+    def _loader(self, epoch: int):
+        from ..data.loader import build_dataloader
+
+        self.train_set.set_epoch(epoch, stage2=epoch >= self.cfg.schedule["stage2_epoch"])
+        per_rank = max(self.cfg.train_dataloader["batch_size"] // max(self.dist.world_size, 1), 1)
+        return build_dataloader(self.train_set, per_rank, self.cfg.train_dataloader["num_workers"],
+                                shuffle=True, seed=self.opts.seed, epoch=epoch, distributed=self.dist.enabled)
+
+    def _load_pretrained(self, path: str) -> None:
+        from ..models.convert import load_checkpoint
+
+        report = load_checkpoint(unwrap(self.model), path)
+        self.ema = ExpMomentumEMA(unwrap(self.model), **self.cfg.ema)
+        self.log.info(f"load_from {path}: {report}")
+
+    def _resume(self, resume: str) -> None:
+        path = ckpt_io.find_latest(self.work_dir) if resume == "auto" else Path(resume)
+        if path is None:
+            self.log.info(f"--resume: no checkpoint in {self.work_dir}, starting from scratch")
+            return
+        ckpt = ckpt_io.load_checkpoint_file(path)
+        state = ckpt.get("resume")
+        if not ckpt_io.is_ours(ckpt) or not state:
+            raise CheckpointError(f"{path} has no training state to resume from (it is a weights-only file)")
+        unwrap(self.model).load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.ema.load_state_dict(state["ema"])
+        self.scaler.load_state_dict(state.get("scaler", {}) or self.scaler.state_dict())
+        self.epoch, self.iter, self.best = state["epoch"], state["iter"], state["best"]
+        restore_rng(state["rng"])
+        self.log.info(f"resumed from {path}: epoch {self.epoch}, iter {self.iter}")
+
+    # ---- loop -------------------------------------------------------------------------------------
+    def train(self) -> dict:
+        sched = self.cfg.schedule
+        max_epochs = int(sched["max_epochs"])
+        if self.dist.is_main:
+            dump_config(self.cfg, self.work_dir / Path(self.opts.config_path).name)
+        self.log.info(f"training {len(self.train_coco)} images, {len(self.classes)} classes {self.classes}, "
+                      f"imgsz {self.imgsz}, {max_epochs} epochs, device {self.device}, "
+                      f"world size {self.dist.world_size}, work dir {self.work_dir}")
+        metrics: dict = {}
+        try:
+            for epoch in range(self.epoch, max_epochs):
+                if not self._train_epoch(epoch):
+                    return {"stopped": True}
+                self.epoch = epoch + 1
+                if self.epoch % int(sched["val_interval"]) == 0 or self.epoch == max_epochs:
+                    metrics = self.validate()
+                self._save(metrics)
+        finally:
+            self.scalars.close()
+            cleanup(self.dist)
+        return metrics
+
+    def _train_epoch(self, epoch: int) -> bool:
+        loader = self._loader(epoch)
+        n = len(loader)
+        lr_fn = schedule_from_config(self.cfg.schedule, self.cfg.optimizer["lr"], n)
+        total = int(self.cfg.schedule["max_epochs"]) * n
+        self.model.train()
+        bar = tqdm(loader, desc=f"epoch {epoch + 1}/{self.cfg.schedule['max_epochs']}", leave=False,
+                   disable=not (self.opts.progress and self.dist.is_main), dynamic_ncols=True)
+        t0 = t_data = time.perf_counter()
+        for i, batch in enumerate(bar):
+            data_time = time.perf_counter() - t_data
+            lr = lr_fn(self.iter)
+            for group in self.optimizer.param_groups:
+                group["lr"] = lr
+            losses = self._step(batch)
+            self.iter += 1
+            if self.opts.stop_after_iters is not None and self.iter >= self.opts.stop_after_iters:
+                self.log.info(f"stopping after {self.iter} iterations (stop_after_iters)")
+                return False
+            bar.set_postfix(loss=f"{losses['loss']:.3f}", lr=f"{lr:.2e}")
+            if self.dist.is_main and (self.iter % int(self.cfg.schedule["log_interval"]) == 0 or i == n - 1):
+                spent = time.perf_counter() - t0
+                eta = spent / (i + 1) * (total - self.iter)
+                self.log.info(f"Epoch(train) [{epoch + 1}][{i + 1}/{n}] lr: {lr:.4e} eta: {fmt_eta(eta)} "
+                              f"time: {spent / (i + 1):.3f} data_time: {data_time:.3f} "
+                              + " ".join(f"{k}: {v:.4f}" for k, v in losses.items()))
+                for k, v in losses.items():
+                    self.scalars.add(f"train/{k}", v, self.iter)
+                self.scalars.add("train/lr", lr, self.iter)
+            t_data = time.perf_counter()
+        return True
+
+    def _step(self, batch: dict) -> dict:
+        inputs = self.preprocess.normalize(batch["inputs"]).to(self.device, non_blocking=True)
+        gt_boxes = [b.to(self.device) for b in batch["gt_boxes"]]
+        gt_labels = [lab.to(self.device) for lab in batch["gt_labels"]]
+        with torch.autocast("cuda", enabled=self.use_amp):
+            cls_scores, bbox_preds = self.model(inputs)
+        out = self.criterion([c.float() for c in cls_scores], [b.float() for b in bbox_preds],
+                             gt_boxes, gt_labels, tuple(inputs.shape[-2:]))
+        loss = out["loss"]
+        if not torch.isfinite(loss).all():
+            raise TrainingDiverged(
+                f"loss became {loss.item()} at epoch {self.epoch + 1}, iteration {self.iter + 1} "
+                f"(loss_cls={float(out['loss_cls']):.4g}, loss_bbox={float(out['loss_bbox']):.4g}); "
+                f"stopped without saving. Checkpoints already in {self.work_dir} are intact. Lower base_lr, "
+                "set grad_clip (e.g. --cfg-options grad_clip=10.0) or check the annotations.")
+        self.optimizer.zero_grad(set_to_none=True)
+        self.scaler.scale(loss).backward()
+        clip = self.cfg.schedule.get("grad_clip")
+        if clip:
+            self.scaler.unscale_(self.optimizer)
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), float(clip))
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        self.ema.update(self.model)
+        return {"loss": loss.item(), "loss_cls": float(out["loss_cls"]), "loss_bbox": float(out["loss_bbox"])}
+
+    # ---- validation and checkpoints ---------------------------------------------------------------
+    def validate(self) -> dict:
+        from ..evaluation.runner import evaluate_predictions, predict_dataset, torch_predictor
+
+        metrics: dict = {}
+        if self.dist.is_main:
+            model = self.ema.module
+            loader = build_eval_loader(self.cfg, self.val_coco)
+            predictor = torch_predictor(model, self.preprocess, self.device)
+            results, metas, _ = predict_dataset(predictor, loader, unwrap(model).head.strides,
+                                                self.cfg.test_cfg, progress=self.opts.progress)
+            res = evaluate_predictions(results, metas, self.val_coco, log=self.log.info)
+            metrics = res["metrics"]
+            self.log.info(f"Epoch(val) [{self.epoch}] " + " ".join(f"{k}: {v:.4f}" for k, v in metrics.items()))
+            for k, v in metrics.items():
+                self.scalars.add(f"val/{k.split('/')[-1]}", v, self.epoch)
+        barrier(self.dist)
+        return metrics
+
+    def _checkpoint(self, metrics: dict) -> dict:
+        resume = {"model": unwrap(self.model).state_dict(), "optimizer": self.optimizer.state_dict(),
+                  "ema": self.ema.state_dict(), "scaler": self.scaler.state_dict(), "epoch": self.epoch,
+                  "iter": self.iter, "best": self.best, "rng": rng_state()}
+        return ckpt_io.make_checkpoint(
+            state_dict=self.ema.module.state_dict(), config_text=config_to_text(self.cfg), classes=self.classes,
+            preprocess=self.preprocess.to_dict(), imgsz=self.imgsz, epoch=self.epoch, iteration=self.iter,
+            resume=resume, metrics=metrics)
+
+    def _save(self, metrics: dict) -> None:
+        if not self.dist.is_main:
+            barrier(self.dist)
+            return
+        sched = self.cfg.schedule
+        final = self.epoch == int(sched["max_epochs"])
+        mAP = metrics.get("coco/bbox_mAP")
+        if mAP is not None and mAP > self.best["metric"]:
+            old = self.best["path"]
+            path = self.work_dir / f"best_coco_bbox_mAP_epoch_{self.epoch}.pth"
+            self.best = {"metric": float(mAP), "path": str(path)}
+            ckpt_io.save_checkpoint(self._checkpoint(metrics), path)
+            if old and Path(old) != path:
+                Path(old).unlink(missing_ok=True)
+            self.log.info(f"best coco/bbox_mAP {mAP:.4f} at epoch {self.epoch}: {path.name}")
+        ckpt = self._checkpoint(metrics)
+        if self.epoch % int(sched["save_interval"]) == 0 or final:
+            path = self.work_dir / f"epoch_{self.epoch}.pth"
+            ckpt_io.save_checkpoint(ckpt, path)
+            ckpt_io.prune_epoch_checkpoints(self.work_dir, int(sched["max_keep_ckpts"]), {path})
+            self.log.info(f"saved {path}")
+        ckpt_io.save_checkpoint(ckpt, self.work_dir / "last.pth")
+        barrier(self.dist)
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def rng_state() -> dict:
+    return {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+
+
+def restore_rng(state: dict) -> None:
+    random.setstate(state["python"])
+    np.random.set_state(state["numpy"])
+    torch.set_rng_state(state["torch"])
+
+
+def fmt_eta(seconds: float) -> str:
+    if not math.isfinite(seconds):
+        return "?"
+    s = int(seconds)
+    return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}"

@@ -1,0 +1,66 @@
+"""One evaluation path for every model format: letterboxed batch -> predictor -> decode -> NMS -> COCO.
+
+A *predictor* maps a uint8 BGR batch (N, 3, H, W) to `(scores_or_logits, boxes, are_logits)`, where
+both are per-level lists of NCHW arrays (strides 8/16/32): logits from torch checkpoints, sigmoid scores
+from exported files. Everything after it is shared, so .pth, .onnx and .tflite are scored identically.
+"""
+from __future__ import annotations
+
+import time
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from ..postprocess import decode_predictions, rescale_boxes
+from .coco_eval import detections_to_coco, evaluate_coco
+
+Predictor = Callable[[torch.Tensor], tuple[Sequence, Sequence, bool]]
+
+
+def torch_predictor(model: torch.nn.Module, preprocess, device: str | torch.device = "cpu") -> Predictor:
+    """Predictor for an nn.Module taking normalised float input (the training-time preprocessing)."""
+    @torch.no_grad()
+    def predict(inputs: torch.Tensor):
+        x = preprocess.normalize(inputs).to(device)
+        cls_scores, bbox_preds = model(x)
+        return [c.float().cpu() for c in cls_scores], [b.float().cpu() for b in bbox_preds], True
+    return predict
+
+
+def predict_dataset(predict: Predictor, loader, strides: Sequence[int], test_cfg: dict,
+                    progress: bool = True, desc: str = "eval") -> tuple[list[dict], list[dict], float]:
+    """Run `predict` over a loader of collated eval batches.
+
+    Returns (results, metas, images_per_second): results per image are dict(boxes (K,4) xyxy in original
+    pixels, scores (K,), labels (K,)); images/s counts model + decode time only.
+    """
+    results, metas, seconds, count = [], [], 0.0, 0
+    for batch in tqdm(loader, desc=desc, disable=not progress, leave=False, dynamic_ncols=True):
+        inputs = batch["inputs"]
+        start = time.perf_counter()
+        scores, boxes, logits = predict(inputs)
+        dets = decode_predictions(scores, boxes, strides, test_cfg, tuple(inputs.shape[-2:]),
+                                  scores_are_logits=logits)
+        seconds += time.perf_counter() - start
+        count += len(dets)
+        for det, meta in zip(dets, batch["metas"]):
+            det = dict(det)
+            det["boxes"] = rescale_boxes(det["boxes"], meta["scale"], meta["pad"], meta["ori_hw"])
+            results.append(det)
+            metas.append(meta)
+    return results, metas, count / max(seconds, 1e-9)
+
+
+def evaluate_predictions(results: list[dict], metas: list[dict], coco_dataset, log=print,
+                         classwise: bool = True) -> dict:
+    """COCO bbox metrics for results produced by `predict_dataset` on `coco_dataset` (a CocoDetection)."""
+    dets = detections_to_coco(results, metas, coco_dataset.label2cat)
+    cat_ids = [coco_dataset.label2cat[i] for i in range(coco_dataset.num_classes)]
+    return evaluate_coco(coco_dataset.coco, dets, classwise=classwise, log=log, cat_ids=cat_ids,
+                         img_ids=[int(m["img_id"]) for m in metas])
+
+
+def numpy_levels(arrays: Sequence) -> list[np.ndarray]:
+    return [np.asarray(a, dtype=np.float32) for a in arrays]

@@ -1,0 +1,111 @@
+"""Test-time decoding of RTMDet head outputs (mmdetection 3.3.0 `predict_by_feat`, rescale=False).
+
+Shared by the torch, ONNX and TFLite backends: inputs may be torch tensors or numpy arrays, and scores may
+be raw logits (torch model) or already sigmoid-activated (exported models).
+"""
+from __future__ import annotations
+
+from typing import Mapping, Sequence
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from .errors import ConfigError
+from .ops import batched_nms, distance2bbox, make_priors
+
+_TEST_CFG_KEYS = ("score_thr", "nms_pre", "iou_threshold", "max_per_img")
+
+
+def _as_tensor(x) -> Tensor:
+    """torch tensor (float32) from a tensor or array-like; converted once, no copy when possible."""
+    t = x if isinstance(x, Tensor) else torch.from_numpy(np.ascontiguousarray(np.asarray(x)))
+    return t.float()
+
+
+def _read_test_cfg(test_cfg: Mapping) -> dict:
+    missing = [k for k in _TEST_CFG_KEYS if k not in test_cfg]
+    if missing:
+        raise ConfigError(f"test_cfg is missing {', '.join(missing)}; expected keys {list(_TEST_CFG_KEYS)}, "
+                          f"e.g. test_cfg=dict(score_thr=0.001, nms_pre=30000, iou_threshold=0.65, "
+                          f"max_per_img=300)")
+    return {k: test_cfg[k] for k in _TEST_CFG_KEYS}
+
+
+def _select_level(scores: Tensor, score_thr: float, nms_pre: int) -> tuple[Tensor, Tensor, Tensor]:
+    """(prior, class) pairs with score > thr, at most nms_pre of the best.
+
+    scores: (P, C) probabilities. Returns (scores (K,), prior idx (K,), labels (K,)), best first.
+    """
+    num_classes = scores.shape[1]
+    flat = scores.reshape(-1)
+    idx = torch.nonzero(flat > score_thr).squeeze(1)
+    vals = flat[idx]
+    k = min(int(nms_pre), idx.numel())
+    vals, order = torch.topk(vals, k) if k < idx.numel() else torch.sort(vals, descending=True)
+    idx = idx[order]
+    return vals, idx // num_classes, idx % num_classes
+
+
+def _decode_image(cls_levels: list[Tensor], box_levels: list[Tensor], priors: list[Tensor], cfg: dict,
+                  input_hw: Sequence[int], scores_are_logits: bool) -> dict:
+    """One image. cls_levels[i]: (C, H_i, W_i); box_levels[i]: (4, H_i, W_i); priors[i]: (H_i*W_i, 4)."""
+    all_scores, all_labels, all_boxes = [], [], []
+    for cls, dist, pri in zip(cls_levels, box_levels, priors):
+        scores = cls.permute(1, 2, 0).reshape(-1, cls.shape[0])
+        if scores_are_logits:
+            scores = scores.sigmoid()
+        vals, prior_idx, labels = _select_level(scores, cfg["score_thr"], cfg["nms_pre"])
+        dist = dist.permute(1, 2, 0).reshape(-1, 4)[prior_idx]
+        all_boxes.append(distance2bbox(pri[prior_idx], dist, max_shape=input_hw))
+        all_scores.append(vals)
+        all_labels.append(labels)
+    boxes, scores, labels = torch.cat(all_boxes), torch.cat(all_scores), torch.cat(all_labels)
+    # mmdet's min_bbox_size=0: degenerate boxes never reach NMS
+    ok = (boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])
+    boxes, scores, labels = boxes[ok], scores[ok], labels[ok]
+    keep = batched_nms(boxes, scores, labels, float(cfg["iou_threshold"]))[: int(cfg["max_per_img"])]
+    return dict(boxes=boxes[keep], scores=scores[keep], labels=labels[keep])
+
+
+def decode_predictions(cls_scores: Sequence, bbox_preds: Sequence, strides: Sequence, test_cfg: Mapping,
+                       input_hw: Sequence[int], scores_are_logits: bool = True) -> list[dict]:
+    """Detections per image in the network-input (letterboxed) pixel frame.
+
+    cls_scores[i]: (N, C, H_i, W_i) logits (or sigmoid scores with scores_are_logits=False);
+    bbox_preds[i]: (N, 4, H_i, W_i) l,t,r,b distances already multiplied by the stride; torch or numpy.
+    strides: per level int (or (sw, sh)); test_cfg: score_thr, nms_pre, iou_threshold, max_per_img;
+    input_hw: (H, W) that boxes are clamped to.
+    Returns per image dict(boxes (K, 4) float32 xyxy, scores (K,), labels (K,) int64), best first.
+    """
+    cfg = _read_test_cfg(test_cfg)
+    if not (len(cls_scores) == len(bbox_preds) == len(strides)):
+        raise ValueError(f"decode_predictions: {len(cls_scores)} score maps, {len(bbox_preds)} box maps "
+                         f"and {len(strides)} strides must be equal in number")
+    cls_scores = [_as_tensor(c) for c in cls_scores]
+    bbox_preds = [_as_tensor(b) for b in bbox_preds]
+    sizes = [tuple(c.shape[-2:]) for c in cls_scores]
+    for c, b in zip(cls_scores, bbox_preds):
+        if c.dim() != 4 or b.dim() != 4 or b.shape[1] != 4 or tuple(b.shape[-2:]) != tuple(c.shape[-2:]):
+            raise ValueError(f"decode_predictions: expected NCHW score map and (N, 4, H, W) box map of the "
+                             f"same H, W; got {tuple(c.shape)} and {tuple(b.shape)}")
+    flat = make_priors(sizes, strides, device=cls_scores[0].device)
+    priors = list(torch.split(flat, [h * w for h, w in sizes]))
+    with torch.no_grad():
+        return [_decode_image([c[n] for c in cls_scores], [b[n] for b in bbox_preds], priors, cfg,
+                              input_hw, scores_are_logits)
+                for n in range(cls_scores[0].shape[0])]
+
+
+def rescale_boxes(boxes, scale, pad: Sequence[float], ori_hw: Sequence[int]) -> Tensor:
+    """Undo a letterbox: remove the (top, left) pad, divide by the resize scale, clip to the original image.
+
+    boxes: (K, 4) xyxy in input pixels (torch or numpy); scale: float, or (scale_w, scale_h);
+    ori_hw: (H, W) of the original image. Returns (K, 4) float32 tensor in original-image pixels.
+    """
+    b = _as_tensor(boxes).reshape(-1, 4)
+    sw, sh = (float(scale), float(scale)) if np.ndim(scale) == 0 else (float(scale[0]), float(scale[1]))
+    top, left = float(pad[0]), float(pad[1])
+    out = (b - b.new_tensor([left, top, left, top])) / b.new_tensor([sw, sh, sw, sh])
+    h, w = float(ori_hw[0]), float(ori_hw[1])
+    return torch.max(torch.min(out, out.new_tensor([w, h, w, h])), out.new_zeros(4))

@@ -15,7 +15,8 @@ _INF = 100000000.0  # mmdet marks non-candidate priors' overlap as -INF
 
 class AssignResult(NamedTuple):
     """gt_inds (P,) long: 0 background, k means GT k-1; labels (P,) long: -1 background;
-    max_overlaps (P,) float: IoU with the assigned GT (mmdet: -1e8 for priors outside every GT)."""
+    max_overlaps (P,) float: IoU with the assigned GT; for the others 0 when nothing could be matched
+    (no GT, no candidate), else mmdet's -1e8."""
     gt_inds: Tensor
     labels: Tensor
     max_overlaps: Tensor
@@ -39,8 +40,8 @@ class DynamicSoftLabelAssigner:
         labels = torch.full((num_priors,), -1, dtype=torch.long, device=pred_boxes.device)
         # a prior is a candidate when its point lies strictly inside at least one GT box
         centers = priors[:, :2]
-        deltas = torch.cat([centers[:, None] - gt_boxes[:, :2], gt_boxes[:, 2:] - centers[:, None]], -1)
-        valid = (deltas.min(dim=-1).values > 0).any(dim=1) if num_gt else gt_inds.bool()
+        margin = torch.minimum(centers[:, None] - gt_boxes[:, :2], gt_boxes[:, 2:] - centers[:, None])
+        valid = (margin.amin(dim=-1) > 0).any(dim=1) if num_gt else gt_inds.bool()
         if num_gt == 0 or num_priors == 0 or not bool(valid.any()):
             return AssignResult(gt_inds, labels, pred_boxes.new_zeros(num_priors))
 
@@ -65,13 +66,15 @@ class DynamicSoftLabelAssigner:
         ious = bbox_overlaps(boxes, gt_boxes)
         iou_cost = -torch.log(ious + _EPS) * self.iou_weight
 
-        # soft-label BCE summed over classes; only the GT class column has a non-zero target
-        num_v, num_classes = logits.shape
-        v_logits = logits[:, None, :].expand(num_v, gt_boxes.shape[0], num_classes)
-        onehot = F.one_hot(gt_labels.long(), num_classes).to(logits.dtype)[None]
-        soft = onehot * ious[..., None]
-        cls_cost = (F.binary_cross_entropy_with_logits(v_logits, soft, reduction="none")
-                    * (soft - v_logits.sigmoid()).abs().pow(2.0)).sum(-1)
+        # soft-label BCE summed over classes. Only the GT class has a non-zero target, so the sum is
+        # (all classes against 0) - (GT class against 0) + (GT class against IoU): O(V*G), not O(V*G*C)
+        prob = logits.sigmoid()
+        to_zero = F.binary_cross_entropy_with_logits(logits, torch.zeros_like(logits), reduction="none")
+        to_zero = to_zero * prob.pow(2.0)
+        gl = gt_labels.long()
+        x, p = logits[:, gl], prob[:, gl]  # (V, G) logit / probability of each GT's class
+        to_iou = F.binary_cross_entropy_with_logits(x, ious, reduction="none") * (ious - p).abs().pow(2.0)
+        cls_cost = to_zero.sum(1, keepdim=True) - to_zero[:, gl] + to_iou
         return cls_cost + iou_cost + center_cost, ious
 
     def _dynamic_k_matching(self, cost: Tensor, ious: Tensor) -> tuple[Tensor, Tensor, Tensor]:

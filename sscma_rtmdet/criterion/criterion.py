@@ -7,7 +7,7 @@ import torch
 import torch.distributed as dist
 from torch import Tensor
 
-from ..errors import ConfigError
+from ..errors import ConfigError, DataError
 from ..ops import distance2bbox, make_priors
 from .assigner import DynamicSoftLabelAssigner
 from .losses import F32_EPS, giou_loss, quality_focal_loss
@@ -41,6 +41,9 @@ class RTMDetCriterion:
         Returns dict(loss, loss_cls, loss_bbox: scalar tensors; num_pos: int;
         loss_cls_levels, loss_bbox_levels: per-level scalar tensors, mmdet's reported values).
         """
+        # float32 even under autocast: QFL/GIoU and the assigner's log/pow terms need the range
+        cls_scores = [c.float() for c in cls_scores]
+        bbox_preds = [b.float() for b in bbox_preds]
         num_imgs = cls_scores[0].shape[0]
         if len(gt_boxes) != num_imgs or len(gt_labels) != num_imgs:
             raise ValueError(f"criterion: {num_imgs} images but {len(gt_boxes)} gt_boxes / "
@@ -96,6 +99,13 @@ class RTMDetCriterion:
         for n in range(num_imgs):
             boxes = gt_boxes[n].to(flat_boxes).reshape(-1, 4)
             glabels = gt_labels[n].to(flat_cls.device).long().reshape(-1)
+            if boxes.shape[0] != glabels.shape[0]:
+                raise DataError(f"image {n} of the batch has {boxes.shape[0]} gt_boxes but "
+                                f"{glabels.shape[0]} gt_labels; each box needs one label")
+            if glabels.numel() and (int(glabels.min()) < 0 or int(glabels.max()) >= self.num_classes):
+                raise DataError(f"gt_labels {sorted(set(glabels.tolist()))} fall outside [0, "
+                                f"{self.num_classes - 1}]; set num_classes in the config to the "
+                                f"dataset's class count")
             res = self.assigner.assign(flat_cls[n], flat_boxes[n], priors, boxes, glabels)
             pos = torch.nonzero(res.gt_inds > 0).squeeze(1)
             gt_idx = res.gt_inds[pos] - 1

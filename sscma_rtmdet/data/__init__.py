@@ -12,7 +12,7 @@ _EXPORTS = {
     "build_pipeline": "transforms", "Compose": "transforms",
     "CachedMosaic": "mix", "CachedMixUp": "mix",
     "TrainDataset": "loader", "EvalDataset": "loader", "collate": "loader",
-    "build_dataloader": "loader", "set_loader_epoch": "loader",
+    "build_dataloader": "loader", "set_loader_epoch": "loader", "benchmark_pipeline": "loader",
 }
 
 __all__ = sorted(_EXPORTS)

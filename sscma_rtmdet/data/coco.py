@@ -204,8 +204,14 @@ def _make_coco(data: dict):
     """pycocotools COCO from an already parsed dict (its own loader prints and re-reads the file)."""
     from pycocotools.coco import COCO
 
+    anns = [a for a in data["annotations"] if isinstance(a, dict)]
+    ids = [a.get("id") for a in anns]
+    if any(not isinstance(i, int) or i <= 0 for i in ids) or len(set(ids)) != len(ids):
+        # COCOeval stores the matched GT id in dtm and treats 0 as "unmatched": Roboflow's id 0
+        # would turn a true positive into a false positive. Renumber 1..N (ids are not used elsewhere).
+        anns = [dict(a, id=k + 1) for k, a in enumerate(anns)]
     coco = COCO()
-    coco.dataset = data
+    coco.dataset = dict(data, annotations=anns)
     with contextlib.redirect_stdout(io.StringIO()):
         coco.createIndex()
     return coco

@@ -44,7 +44,12 @@ class TrainDataset(Dataset):
         self.max_refetch = int(max_refetch)
 
     def set_epoch(self, epoch: int, use_stage2: bool | None = None) -> None:
+        # Caches restart every epoch (as they do in fresh, non-persistent workers), which makes an epoch
+        # reproducible on its own: a run resumed at an epoch boundary sees exactly the same samples.
         self.epoch = int(epoch)
+        self.pipeline.reset()
+        if self.stage2_pipeline is not None:
+            self.stage2_pipeline.reset()
         if use_stage2 is not None:
             self.use_stage2 = bool(use_stage2)
 
@@ -163,3 +168,21 @@ def set_loader_epoch(loader: DataLoader, epoch: int, use_stage2: bool | None = N
         loader.sampler.set_epoch(epoch)
     if hasattr(loader.dataset, "set_epoch"):
         loader.dataset.set_epoch(epoch, use_stage2)
+
+
+def benchmark_pipeline(dataset: Dataset, num_samples: int = 50) -> dict:
+    """Time `dataset[i]` for the first num_samples indices in this process (no workers).
+
+    Returns dict(samples, seconds, samples_per_s, ms_per_sample) -- use it to size num_workers.
+    """
+    import time
+
+    n = min(int(num_samples), len(dataset))
+    if n < 1:
+        raise ValueError("benchmark_pipeline needs a non-empty dataset and num_samples >= 1")
+    start = time.perf_counter()
+    for i in range(n):
+        dataset[i]
+    sec = time.perf_counter() - start
+    return dict(samples=n, seconds=sec, samples_per_s=n / sec if sec > 0 else float("inf"),
+                ms_per_sample=1000 * sec / n)

@@ -204,6 +204,12 @@ class Compose:
                 return None
         return sample
 
+    def reset(self) -> None:
+        """Empty the mosaic/mixup caches, so an epoch's samples depend only on (seed, epoch, order)."""
+        for t in self.transforms:
+            if hasattr(t, "cache"):
+                t.cache.items.clear()
+
     def __repr__(self) -> str:
         return f"Compose({[type(t).__name__ for t in self.transforms]})"
 

@@ -26,9 +26,11 @@ class ExpMomentumEMA:
 
     @torch.no_grad()
     def update(self, model: nn.Module) -> None:
-        src = unwrap(model).state_dict()
+        # named_parameters/named_buffers list a shared tensor once; state_dict() repeats it under every
+        # name that refers to it (RTMDet's shared head convs), which would average it several times.
+        src = _tensors(unwrap(model))
         m = self.momentum_at(self.steps)
-        for name, avg in self.module.state_dict().items():
+        for name, avg in _tensors(self.module).items():
             cur = src[name].detach()
             if self.steps == 0 or not avg.dtype.is_floating_point:
                 avg.copy_(cur)
@@ -43,6 +45,10 @@ class ExpMomentumEMA:
     def load_state_dict(self, state: dict) -> None:
         self.module.load_state_dict(state["module"])
         self.steps = int(state["steps"])
+
+
+def _tensors(model: nn.Module) -> dict[str, torch.Tensor]:
+    return {**dict(model.named_parameters()), **dict(model.named_buffers())}
 
 
 def unwrap(model: nn.Module) -> nn.Module:

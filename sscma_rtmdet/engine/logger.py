@@ -31,6 +31,12 @@ class Scalars:
         self.writer = None
         if log_dir is None:
             return
+        import sys
+        import types
+
+        # tensorboard imports TensorFlow when it is installed (seconds, GBs); its own no-TF switch is the
+        # presence of `tensorboard.compat.notf`, which selects the built-in stub for event files.
+        sys.modules.setdefault("tensorboard.compat.notf", types.ModuleType("tensorboard.compat.notf"))
         try:
             from torch.utils.tensorboard import SummaryWriter
         except ImportError:  # pragma: no cover - tensorboard is a pinned dependency

@@ -78,7 +78,8 @@ class Trainer:
                                       build_pipeline(cfg.train_pipeline_stage2, "train_pipeline_stage2"),
                                       seed=self.opts.seed)
         model = build_model(cfg.model).to(self.device)
-        if self.dist.enabled:
+        if self.dist.enabled and self.device.startswith("cuda"):
+            # SyncBN is GPU-only in torch; on CPU (gloo) DDP broadcasts rank 0's BN buffers instead.
             model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
         self.model = model
         self.ema = ExpMomentumEMA(model, **cfg.ema)
@@ -93,7 +94,7 @@ class Trainer:
     def _loader(self, epoch: int):
         from ..data.loader import build_dataloader
 
-        self.train_set.set_epoch(epoch, stage2=epoch >= self.cfg.schedule["stage2_epoch"])
+        self.train_set.set_epoch(epoch, use_stage2=epoch >= self.cfg.schedule["stage2_epoch"])
         per_rank = max(self.cfg.train_dataloader["batch_size"] // max(self.dist.world_size, 1), 1)
         return build_dataloader(self.train_set, per_rank, self.cfg.train_dataloader["num_workers"],
                                 shuffle=True, seed=self.opts.seed, epoch=epoch, distributed=self.dist.enabled)
@@ -188,8 +189,8 @@ class Trainer:
         loss = out["loss"]
         if not torch.isfinite(loss).all():
             raise TrainingDiverged(
-                f"loss became {loss.item()} at epoch {self.epoch + 1}, iteration {self.iter + 1} "
-                f"(loss_cls={float(out['loss_cls']):.4g}, loss_bbox={float(out['loss_bbox']):.4g}); "
+                f"loss became {float(loss.detach())} at epoch {self.epoch + 1}, iteration {self.iter + 1} "
+                f"(loss_cls={float(out['loss_cls'].detach()):.4g}, loss_bbox={float(out['loss_bbox'].detach()):.4g}); "
                 f"stopped without saving. Checkpoints already in {self.work_dir} are intact. Lower base_lr, "
                 "set grad_clip (e.g. --cfg-options grad_clip=10.0) or check the annotations.")
         self.optimizer.zero_grad(set_to_none=True)
@@ -201,7 +202,7 @@ class Trainer:
         self.scaler.step(self.optimizer)
         self.scaler.update()
         self.ema.update(self.model)
-        return {"loss": loss.item(), "loss_cls": float(out["loss_cls"]), "loss_bbox": float(out["loss_bbox"])}
+        return {k: float(out[k].detach()) for k in ("loss", "loss_cls", "loss_bbox")}
 
     # ---- validation and checkpoints ---------------------------------------------------------------
     def validate(self) -> dict:

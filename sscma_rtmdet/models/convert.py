@@ -117,16 +117,17 @@ def read_state_dict(src) -> tuple[dict[str, torch.Tensor], str]:
 
 
 def to_ours(state: dict[str, torch.Tensor]) -> tuple[dict[str, torch.Tensor], str]:
-    """Rename keys of any supported layout; returns (state_dict with our keys, detected format)."""
-    keys = list(state)
-    if any(k.startswith(("backbone.stages.", "head.cls_preds.")) for k in keys):
-        return dict(state), "ours"
-    out = {convert_key(k): v for k, v in state.items()}
-    has_det = any(k.startswith(("neck.", "bbox_head.")) for k in keys)
-    fmt = "mmyolo" if any("head_module" in k or "top_down_layers" in k for k in keys) else "mmdet"
-    if not has_det:
-        # ImageNet backbones carry a classifier under `head.*`; only the backbone is ours to load
-        out = {k: v for k, v in out.items() if k.startswith("backbone.") or not k.startswith("head.")}
+    """Rename keys of any supported layout; returns (state_dict with our keys, detected format:
+    'ours', 'mmdet', 'mmyolo' or 'backbone-only')."""
+    keys = [re.sub(r"^module\.", "", k) for k in state]
+    if any(k.startswith(("backbone.stages.", "stages.", "head.cls_preds.")) for k in keys):
+        out = {("backbone." + k if k.startswith(("stem.", "stages.")) else k): v for k, v in zip(keys, state.values())}
+        fmt, has_det = "ours", any(k.startswith(("neck.", "head.cls_preds.")) for k in out)
+    else:
+        out = {convert_key(k): v for k, v in zip(keys, state.values())}
+        has_det = any(k.startswith(("neck.", "bbox_head.")) for k in keys)
+        fmt = "mmyolo" if any("head_module" in k or "top_down_layers" in k for k in keys) else "mmdet"
+    if not has_det:  # ImageNet backbone (its classifier `head.*` keys are ignored by load_checkpoint)
         fmt = "backbone-only"
     return out, fmt
 

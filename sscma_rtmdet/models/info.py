@@ -10,7 +10,8 @@ With these rules RTMDet-tiny at 640x640 gives exactly mmdet's 8,089,002,240.
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+import copy
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import nn
@@ -39,33 +40,33 @@ def _flops(module: nn.Module, inputs: tuple, out: torch.Tensor) -> int:
     return 0
 
 
-def _dummy(model: nn.Module, imgsz: Sequence[int]) -> torch.Tensor:
+def _shadow(model: nn.Module) -> nn.Module:
+    """Eval-mode copy on the meta device: shapes without arithmetic, the caller's model untouched."""
+    shadow = copy.deepcopy(model)
+    return shadow.to("meta").eval()
+
+
+def _forward(model: nn.Module, imgsz: Sequence[int], hooks: dict[nn.Module, Callable]) -> None:
+    """Run `model` on a zero 1x3xHxW input with forward hooks attached, then detach them."""
+    handles = [m.register_forward_hook(fn) for m, fn in hooks.items()]
     try:
-        ref = next(model.parameters())
-        dtype, device = ref.dtype, ref.device
-    except StopIteration:
-        dtype, device = torch.float32, torch.device("cpu")
-    h, w = int(imgsz[0]), int(imgsz[1])
-    return torch.zeros(1, 3, h, w, dtype=dtype, device=device)
+        ref = next(model.parameters(), torch.empty(0))
+        with torch.no_grad():
+            model(torch.zeros(1, 3, int(imgsz[0]), int(imgsz[1]), dtype=ref.dtype, device=ref.device))
+    finally:
+        for h in handles:
+            h.remove()
 
 
-@torch.no_grad()
 def count_flops(model: nn.Module, imgsz: Sequence[int]) -> int:
     """FLOPs (mmdet get_flops convention, see module doc) of one eval forward on 1x3xHxW, imgsz = (H, W)."""
+    shadow = _shadow(model)
     total = [0]
 
     def hook(module, inputs, out):
         total[0] += _flops(module, inputs, out)
 
-    handles = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, COUNTED)]
-    was_training = model.training
-    try:
-        model.eval()
-        model(_dummy(model, imgsz))
-    finally:
-        model.train(was_training)
-        for h in handles:
-            h.remove()
+    _forward(shadow, imgsz, {m: hook for m in shadow.modules() if isinstance(m, COUNTED)})
     return total[0]
 
 
@@ -77,35 +78,24 @@ def _shapes(out) -> list[tuple[int, ...]]:
     return []
 
 
-@torch.no_grad()
 def summarize(model: nn.Module, imgsz: Sequence[int]) -> list[dict]:
-    """One row per top-level part (backbone, neck, head): name, type, params, flops, output shapes.
-
-    Parameters shared between parts would be counted in each; RTMDet parts share none.
-    """
-    rows, flops = [], {}
-    parts = list(model.named_children())
+    """One row per top-level part (backbone, neck, head): name, type, params, flops, output shapes
+    (a flat list of (N, C, H, W); the head gives all cls maps, then all bbox maps)."""
+    shadow = _shadow(model)
+    parts = list(shadow.named_children())
     owner = {id(m): name for name, part in parts for m in part.modules()}
+    flops: dict[str, int] = {}
     outputs: dict[str, list] = {}
 
-    def conv_hook(module, inputs, out):
+    def count(module, inputs, out):
         flops[owner[id(module)]] = flops.get(owner[id(module)], 0) + _flops(module, inputs, out)
 
-    def part_hook(name):
+    def record(name):
         return lambda _m, _i, out: outputs.__setitem__(name, _shapes(out))
 
-    handles = [m.register_forward_hook(conv_hook) for m in model.modules()
-               if isinstance(m, COUNTED) and id(m) in owner]
-    handles += [part.register_forward_hook(part_hook(name)) for name, part in parts]
-    was_training = model.training
-    try:
-        model.eval()
-        model(_dummy(model, imgsz))
-    finally:
-        model.train(was_training)
-        for h in handles:
-            h.remove()
-    for name, part in parts:
-        rows.append(dict(name=name, type=type(part).__name__, params=count_params(part),
-                         flops=flops.get(name, 0), shapes=outputs.get(name, [])))
-    return rows
+    hooks: dict[nn.Module, Callable] = {m: count for m in shadow.modules()
+                                        if isinstance(m, COUNTED) and id(m) in owner}
+    hooks.update({part: record(name) for name, part in parts})  # parts are containers, never COUNTED
+    _forward(shadow, imgsz, hooks)
+    return [dict(name=name, type=type(part).__name__, params=count_params(part), flops=flops.get(name, 0),
+                 shapes=outputs.get(name, [])) for name, part in parts]

@@ -97,3 +97,35 @@ def test_unreadable_image_raises_on_load(tmp_path):
     ds = CocoDetection(root, ann, prefix)
     with pytest.raises(DataError, match="cannot read image .*img_001.png"):
         ds[0]
+
+
+def test_annotation_id_zero_is_renumbered_for_cocoeval(tmp_path):
+    anns = [dict(_ann(0, 1, 1, [2, 2, 6, 6])), _ann(1, 1, 2, [8, 8, 6, 6])]
+    root, ann, prefix = write_coco(tmp_path, [dict(id=1, h=20, w=20)], anns, ROBOFLOW_CATS)
+    ds = CocoDetection(root, ann, prefix)
+    assert sorted(ds.coco.getAnnIds()) == [1, 2]
+    assert json.loads((tmp_path / "train" / "_annotations.coco.json").read_text())["annotations"][0]["id"] == 0
+
+
+def test_perfect_detections_score_ap_1_with_pycocotools(tmp_path):
+    import contextlib
+    import io
+
+    from pycocotools.cocoeval import COCOeval
+
+    root, ann, prefix = random_set(tmp_path, n=4)
+    data = json.loads((tmp_path / "train" / "_annotations.coco.json").read_text())
+    for k, a in enumerate(data["annotations"]):
+        a["id"] = k  # Roboflow numbers from 0
+    (tmp_path / "train" / "_annotations.coco.json").write_text(json.dumps(data))
+    ds = CocoDetection(root, ann, prefix)
+    dets = []
+    for i, img_id in enumerate(ds.img_ids):
+        boxes, labels = ds.get_ann(i)
+        for b, lab in zip(boxes, labels):
+            dets.append(dict(image_id=img_id, category_id=ds.label2cat[int(lab)], score=0.9,
+                             bbox=[float(b[0]), float(b[1]), float(b[2] - b[0]), float(b[3] - b[1])]))
+    with contextlib.redirect_stdout(io.StringIO()):
+        ev = COCOeval(ds.coco, ds.coco.loadRes(dets), "bbox")
+        ev.evaluate(), ev.accumulate(), ev.summarize()
+    assert ev.stats[1] == pytest.approx(1.0)  # AP50

@@ -38,3 +38,17 @@ def test_state_dict_round_trip():
     other.load_state_dict(ema.state_dict())
     assert other.steps == 2
     assert torch.equal(other.module.weight, ema.module.weight)
+
+
+def test_shared_weight_is_averaged_once():
+    conv = nn.Conv2d(1, 1, 1, bias=False)
+    model = nn.ModuleDict({"a": conv, "b": conv})  # one tensor under two state_dict keys
+    ema = ExpMomentumEMA(model, momentum=0.0002, gamma=1.0)
+    with torch.no_grad():
+        conv.weight.fill_(0.0)
+    ema.update(model)
+    with torch.no_grad():
+        conv.weight.fill_(1.0)
+    ema.update(model)
+    m = ema.momentum_at(1)
+    assert torch.allclose(ema.module["a"].weight, torch.full((1, 1, 1, 1), m))

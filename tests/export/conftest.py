@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from standin import StandIn, calibrate_bn
+from standin import StandIn, init_well_conditioned
 
 PRE = dict(color="bgr", mean=[103.53, 116.28, 123.675], std=[57.375, 57.12, 58.395], pad_value=114)
 NANO_RELU = dict(
@@ -55,15 +55,15 @@ def normalise(batch_nhwc: np.ndarray) -> torch.Tensor:
     return (x - torch.tensor(PRE["mean"]).view(1, 3, 1, 1)) / torch.tensor(PRE["std"]).view(1, 3, 1, 1)
 
 
-def make_model(kind: str, calib_nhwc: np.ndarray) -> torch.nn.Module:
-    """'standin' (3 classes) or 'nano' (relu nano, 5 classes), random weights, BN measured on calib."""
+def make_model(kind: str) -> torch.nn.Module:
+    """'standin' (3 classes) or 'nano' (relu nano, 5 classes) with well-conditioned random weights."""
     torch.manual_seed(0)
     if kind == "standin":
         model = StandIn(num_classes=3)
     else:
         from sscma_rtmdet.models.builder import build_model
         model = build_model(NANO_RELU)
-    return calibrate_bn(model, normalise(calib_nhwc))
+    return init_well_conditioned(model)
 
 
 class ExportCache:
@@ -84,7 +84,7 @@ class ExportCache:
         from sscma_rtmdet.export.tflite_export import export_tflite
 
         calib = calibration_images(find_images(self.image_dir), imgsz, PRE, n=8, cache_dir=None)
-        model = make_model(kind, calib)
+        model = make_model(kind)
         stem = self.root / f"{kind}_{imgsz[0]}x{imgsz[1]}"
         t0 = time.perf_counter()
         onnx_path = stem.with_suffix(".onnx")
@@ -100,3 +100,7 @@ class ExportCache:
 @pytest.fixture(scope="session")
 def exports(tmp_path_factory, image_dir) -> ExportCache:
     return ExportCache(tmp_path_factory.mktemp("exports"), image_dir)
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "slow: TFLite/Vela export tests (tens of seconds each); CI runs them")

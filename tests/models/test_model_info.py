@@ -1,6 +1,7 @@
 """FLOPs/params counting against mmdet's get_flops numbers."""
 from __future__ import annotations
 
+import pytest
 import torch
 from _model_cfgs import model_cfg
 from conftest import reference_file
@@ -14,9 +15,10 @@ def test_tiny_flops_equal_mmdet_exactly():
     assert count_flops(build_model(model_cfg("tiny")), (640, 640)) == expected
 
 
-def test_s_flops_within_one_percent():
-    flops = count_flops(build_model(model_cfg("s")), (640, 640))
-    assert abs(flops - 14.84e9) / 14.84e9 < 0.01, flops
+@pytest.mark.parametrize("size, expected", [("s", 14.84e9), ("m", 39.27e9), ("l", 80.23e9), ("x", 141.67e9)])
+def test_published_flops_within_one_percent(size, expected):
+    flops = count_flops(build_model(model_cfg(size)), (640, 640))
+    assert abs(flops - expected) / expected < 0.01, flops
 
 
 def test_flops_scale_with_area_and_keep_mode():

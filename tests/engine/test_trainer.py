@@ -1,0 +1,88 @@
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from _train_utils import CONFIG, small_dataset, tutorial_options
+
+from sscma_rtmdet.config import load_config
+from sscma_rtmdet.engine.checkpoint import load_checkpoint_file
+from sscma_rtmdet.engine.trainer import Trainer, TrainingDiverged, TrainOptions
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    return small_dataset(tmp_path_factory.mktemp("demo"))
+
+
+def _train(data, work_dir, stop=None, resume=None, **extra):
+    cfg = load_config(CONFIG, tutorial_options(data, **extra))
+    opts = TrainOptions(work_dir=work_dir, config_path=str(CONFIG), resume=resume, progress=False,
+                        stop_after_iters=stop)
+    return Trainer(cfg, opts).train()
+
+
+def test_tutorial_command_writes_checkpoints_config_log_and_scalars(data, tmp_path):
+    """The tutorial's command line, verbatim apart from smaller sizes, run from a fresh folder."""
+    cmd = [sys.executable, str(REPO / "tools" / "train.py"), str(CONFIG), "--cfg-options",
+           *tutorial_options(data), "--no-progress"]
+    res = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    wd = tmp_path / "work_dirs" / "rtmdet_nano_8xb32_300e_coco"
+    names = {p.name for p in wd.iterdir()}
+    assert {"epoch_2.pth", "last.pth", "rtmdet_nano_8xb32_300e_coco.py", "tf_logs"} <= names
+    assert any(n.startswith("best_coco_bbox_mAP_epoch_") for n in names)
+    assert any(n.endswith(".log") for n in names)
+    assert "bbox_mAP_copypaste" in res.stdout
+    ckpt = load_checkpoint_file(wd / "epoch_2.pth")
+    assert ckpt["meta"]["classes"] == ["circle", "square", "triangle"]
+    assert ckpt["meta"]["epoch"] == 2 and ckpt["meta"]["imgsz"] == [64, 64]
+    assert "num_classes = 3" in ckpt["config"]
+    assert list(wd.glob("tf_logs/events.out.tfevents.*"))
+    dumped = load_config(wd / "rtmdet_nano_8xb32_300e_coco.py")
+    assert dumped.model.head.num_classes == 3 and dumped.imgsz == (64, 64)
+
+
+def test_resume_after_kill_matches_uninterrupted_run(data, tmp_path):
+    extra = dict(max_epochs=3, val_interval=10, batch_size=2)  # 4 iterations per epoch
+    _train(data, tmp_path / "full", **extra)
+    # "Kill" in the middle of epoch 2 (iteration 6 of 12), then resume from the work dir.
+    assert _train(data, tmp_path / "cut", stop=6, **extra) == {"stopped": True}
+    assert not (tmp_path / "cut" / "epoch_3.pth").exists()
+    _train(data, tmp_path / "cut", resume="auto", **extra)
+    a = load_checkpoint_file(tmp_path / "full" / "last.pth")
+    b = load_checkpoint_file(tmp_path / "cut" / "last.pth")
+    assert a["meta"]["iter"] == b["meta"]["iter"] == 12
+    for k, v in a["state_dict"].items():
+        assert torch.equal(v, b["state_dict"][k]), k
+    for k, v in a["resume"]["model"].items():
+        assert torch.equal(v, b["resume"]["model"][k]), k
+
+
+def test_non_finite_loss_stops_without_saving(data, tmp_path, monkeypatch):
+    from sscma_rtmdet.criterion import RTMDetCriterion
+
+    real = RTMDetCriterion.__call__
+
+    def nan_after_first(self, *a, **k):
+        out = real(self, *a, **k)
+        nan_after_first.calls += 1
+        if nan_after_first.calls > 1:
+            out["loss"] = out["loss"] * float("nan")
+        return out
+    nan_after_first.calls = 0
+    monkeypatch.setattr(RTMDetCriterion, "__call__", nan_after_first)
+    with pytest.raises(TrainingDiverged, match="loss became nan at epoch 1, iteration 2"):
+        _train(data, tmp_path / "wd", max_epochs=1)
+    assert not list((tmp_path / "wd").glob("*.pth"))
+
+
+def test_num_classes_mismatch_is_a_clear_cli_error(data, tmp_path):
+    opts = [o for o in tutorial_options(data) if not o.startswith("num_classes")] + ["num_classes=2"]
+    res = subprocess.run([sys.executable, str(REPO / "tools" / "train.py"), str(CONFIG), "--cfg-options", *opts,
+                          "--work-dir", str(tmp_path / "wd")], capture_output=True, text=True, timeout=300)
+    assert res.returncode == 2
+    assert "error:" in res.stderr and "3" in res.stderr and "2" in res.stderr and "Traceback" not in res.stderr

@@ -1,0 +1,77 @@
+import json
+
+import numpy as np
+import onnx
+import pytest
+import torch
+
+from sscma_rtmdet.errors import UserError
+from sscma_rtmdet.export.metadata import ONNX_PROPS_KEY, read_metadata
+from sscma_rtmdet.export.onnx_export import ExportWrapper, export_onnx
+from sscma_rtmdet.inference.backends import TorchBackend, load_backend
+
+from conftest import PRE, make_model, normalise
+
+
+def _batch(image_dir, hw):
+    from sscma_rtmdet.export.calibration import calibration_images, find_images
+    return calibration_images(find_images(image_dir), hw, PRE, n=3, cache_dir=None)
+
+
+def test_wrapper_folds_normalisation_and_names():
+    model = make_model("standin")
+    raw = torch.rand(1, 3, 64, 96) * 255
+    folded = ExportWrapper(model, PRE, True).named(raw)
+    plain = ExportWrapper(model, PRE, False).named(normalise(raw.permute(0, 2, 3, 1).numpy()))
+    cls, box = model(normalise(raw.permute(0, 2, 3, 1).numpy()))
+    assert list(folded) == ["score_s8", "score_s16", "score_s32", "box_s8", "box_s16", "box_s32"]
+    for i, s in enumerate((8, 16, 32)):
+        torch.testing.assert_close(folded[f"score_s{s}"], cls[i].sigmoid(), rtol=1e-5, atol=1e-5)
+        torch.testing.assert_close(folded[f"box_s{s}"], box[i], rtol=1e-4, atol=1e-4)
+        torch.testing.assert_close(plain[f"box_s{s}"], box[i], rtol=1e-4, atol=1e-4)
+    assert folded["score_s8"].shape == (1, 3, 8, 12) and folded["box_s32"].shape == (1, 4, 2, 3)
+
+
+@pytest.mark.parametrize("fold", [True, False])
+def test_onnx_matches_torch(tmp_path, image_dir, fold):
+    model = make_model("standin")
+    path = tmp_path / "m.onnx"
+    meta = export_onnx(model, PRE, (96, 128), path, fold_normalization=fold, class_names=["a", "b", "c"])
+    assert meta == read_metadata(path)
+    proto = onnx.load(str(path))
+    assert [o.name for o in proto.graph.output] == meta["output_names"]
+    assert json.loads({p.key: p.value for p in proto.metadata_props}[ONNX_PROPS_KEY]) == meta
+    assert meta["normalization_folded"] is fold and meta["input"]["layout"] == "NCHW"
+    assert meta["num_classes"] == 3 and meta["outputs"]["score_s16"]["shape"] == [1, 3, 6, 8]
+    raw = _batch(image_dir, (96, 128))
+    x = raw if fold else normalise(raw).permute(0, 2, 3, 1).numpy()
+    ref = TorchBackend(model, PRE, (96, 128), fold_normalization=fold)(x)
+    got = load_backend(path)(x)
+    assert set(got) == set(ref)
+    for name in ref:
+        np.testing.assert_allclose(got[name], ref[name], atol=1e-4, rtol=1e-4, err_msg=name)
+
+
+def test_onnx_without_sidecar_uses_embedded_metadata(tmp_path, image_dir):
+    path = tmp_path / "m.onnx"
+    export_onnx(make_model("standin"), PRE, (64, 64), path)
+    (tmp_path / "m.onnx.json").unlink()
+    backend = load_backend(path)
+    assert backend.input_hw == (64, 64) and backend.num_classes == 3
+
+
+def test_real_nano_relu_onnx(tmp_path, image_dir):
+    model = make_model("nano")
+    path = tmp_path / "nano.onnx"
+    export_onnx(model, PRE, (192, 256), path)
+    raw = _batch(image_dir, (192, 256))[:2]
+    ref = TorchBackend(model, PRE, (192, 256))(raw)
+    got = load_backend(path, threads=2)(raw)
+    assert got["score_s8"].shape == (2, 5, 24, 32) and got["box_s32"].shape == (2, 4, 6, 8)
+    for name in ref:
+        np.testing.assert_allclose(got[name], ref[name], atol=1e-4, rtol=1e-4, err_msg=name)
+
+
+def test_bad_imgsz(tmp_path):
+    with pytest.raises(UserError, match="multiples of 32"):
+        export_onnx(make_model("standin"), PRE, (100, 128), tmp_path / "m.onnx")

@@ -1,0 +1,106 @@
+"""ONNX -> TFLite float32/float16/int8 against torch, on letterboxed images, matched by output name."""
+import json
+
+import numpy as np
+import pytest
+
+from sscma_rtmdet.errors import CheckpointError, UserError
+from sscma_rtmdet.export.tflite_export import ExportError, check_full_int8, export_tflite, map_outputs
+from sscma_rtmdet.inference.backends import TorchBackend, load_backend
+
+from conftest import PRE
+
+pytestmark = pytest.mark.slow
+CASES = [("standin", (192, 256)), ("nano", (192, 192)), ("nano", (192, 256))]
+
+
+def _compare(exp, imgsz):
+    ref = TorchBackend(exp["model"], PRE, imgsz)(exp["calib"][-3:])  # images 5..7 (2 unseen by verify)
+    errs = {}
+    for fmt in ("onnx", "float32", "float16", "int8"):
+        backend = load_backend(exp[fmt])
+        got = backend(exp["calib"][-3:].astype(np.uint8))  # uint8 input as a camera would give
+        assert set(got) == set(ref), fmt
+        for name, r in ref.items():
+            assert got[name].shape == r.shape and got[name].dtype == np.float32, (fmt, name)
+            q = backend.meta["outputs"][name]["quantization"]
+            d = np.abs(got[name] - r)
+            errs[(fmt, name)] = (float(d.max()), float(d.mean()), q["scale"] if q else None)
+    return errs
+
+
+@pytest.mark.parametrize("kind,imgsz", CASES)
+def test_backends_match_torch(exports, kind, imgsz):
+    errs = _compare(exports.get(kind, imgsz), imgsz)
+    print({f"{f}/{n}": (round(e, 6), round(m, 6), s) for (f, n), (e, m, s) in errs.items()})
+    for (fmt, name), (err, mean, scale) in errs.items():
+        if fmt in ("onnx", "float32"):
+            assert err < 2e-4, (fmt, name, err)
+        elif fmt == "float16":
+            assert err < 0.05 * (4 if name.startswith("box") else 0.1), (fmt, name, err)
+        else:
+            # a few quantization steps on average; outliers where errors of several layers line up
+            assert mean <= 1.5 * scale and err <= 16 * scale, (fmt, name, err, mean, scale)
+
+
+def test_int8_sidecar(exports):
+    exp = exports.get("nano", (192, 256))
+    meta = json.loads(open(str(exp["int8"]) + ".json").read())
+    assert meta["input"]["layout"] == "NHWC" and meta["input"]["dtype"] == "int8"
+    assert meta["input"]["hw"] == [192, 256] and meta["normalization_folded"] is True
+    qin = meta["input"]["quantization"]
+    assert abs(qin["scale"] - 1.0) < 0.02 and qin["zero_point"] == -128  # raw pixels 0..255 ~ uint8 - 128
+    assert sorted(meta["output_map"].values()) == sorted(meta["output_names"])
+    assert all(meta["outputs"][n]["quantization"]["scale"] > 0 for n in meta["output_names"])
+    assert meta["verification"]["samples"] == 2
+    f32 = json.loads(open(str(exp["float32"]) + ".json").read())
+    assert f32["input"]["dtype"] == "float32" and f32["outputs"]["box_s8"]["quantization"] is None
+
+
+def test_output_map_is_what_backend_uses(exports, tmp_path):
+    """Swap two same-shaped outputs in the sidecar: the backend must follow the map (and so disagree)."""
+    exp = exports.get("nano", (192, 256))
+    src = exp["int8"]
+    dst = tmp_path / src.name
+    dst.write_bytes(src.read_bytes())
+    meta = json.loads(open(str(src) + ".json").read())
+    inv = {v: k for k, v in meta["output_map"].items()}
+    meta["output_map"][inv["score_s8"]], meta["output_map"][inv["score_s16"]] = "score_s16", "score_s8"
+    (tmp_path / (src.name + ".json")).write_text(json.dumps(meta))
+    x = exp["calib"][:1]
+    good, swapped = load_backend(src)(x), load_backend(dst)
+    with pytest.raises(ValueError):  # shapes differ: (1,5,24,32) data now claimed to be stride 16
+        np.testing.assert_allclose(swapped(x)["score_s16"], good["score_s16"])
+    meta["output_map"] = {k: v for k, v in meta["output_map"].items() if v != "box_s8"}
+    (tmp_path / (src.name + ".json")).write_text(json.dumps(meta))
+    with pytest.raises(CheckpointError, match="one-to-one"):
+        load_backend(dst)
+
+
+def test_map_outputs_rules():
+    names = ["score_s8", "box_s8"]
+    assert map_outputs(["output_1", "output_0"], names) == {"output_1": "box_s8", "output_0": "score_s8"}
+    assert map_outputs(["box_s8", "score_s8"], names) == {"box_s8": "box_s8", "score_s8": "score_s8"}
+    with pytest.raises(ExportError):
+        map_outputs(["output_0", "output_7"], names)
+    with pytest.raises(ExportError):
+        map_outputs(["output_0", "output_0"], names)
+
+
+def test_float_model_is_not_accepted_as_int8(exports):
+    from ai_edge_litert.interpreter import Interpreter
+
+    exp = exports.get("standin", (192, 256))
+    check_full_int8(Interpreter(model_path=str(exp["int8"])), exp["int8"])
+    with pytest.raises(ExportError, match="float tensors"):
+        check_full_int8(Interpreter(model_path=str(exp["float32"])), exp["float32"])
+
+
+def test_int8_needs_calibration_and_valid_formats(exports, tmp_path):
+    exp = exports.get("standin", (192, 256))
+    with pytest.raises(UserError, match="calibration"):
+        export_tflite(exp["onnx"], tmp_path / "m", formats=["int8"])
+    with pytest.raises(UserError, match="unknown TFLite format"):
+        export_tflite(exp["onnx"], tmp_path / "m", formats=["int4"], calib=exp["calib"])
+    with pytest.raises(UserError, match="expected"):
+        export_tflite(exp["onnx"], tmp_path / "m", formats=["int8"], calib=exp["calib"][:, :64])

@@ -176,7 +176,18 @@ class Trainer:
                     self.scalars.add(f"train/{k}", v, self.iter)
                 self.scalars.add("train/lr", lr, self.iter)
             t_data = time.perf_counter()
+        self._sync_buffers()
         return True
+
+    def _sync_buffers(self) -> None:
+        """Without SyncBN (CPU/gloo) each rank's BN running stats follow its own batches: average them."""
+        if not self.dist.enabled or self.device.startswith("cuda"):
+            return
+        world = float(self.dist.world_size)
+        for buf in unwrap(self.model).buffers():
+            if buf.dtype.is_floating_point:
+                torch.distributed.all_reduce(buf)
+                buf.div_(world)
 
     def _step(self, batch: dict) -> dict:
         inputs = self.preprocess.normalize(batch["inputs"]).to(self.device, non_blocking=True)
@@ -264,12 +275,16 @@ def seed_everything(seed: int) -> None:
 
 
 def rng_state() -> dict:
-    return {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+    """RNG states as tensors/plain types, so checkpoints load with torch.load(weights_only=True)."""
+    name, keys, pos, has_gauss, gauss = np.random.get_state()
+    return {"python": random.getstate(), "torch": torch.get_rng_state(),
+            "numpy": [name, torch.from_numpy(keys.astype(np.int64)), pos, has_gauss, gauss]}
 
 
 def restore_rng(state: dict) -> None:
     random.setstate(state["python"])
-    np.random.set_state(state["numpy"])
+    name, keys, pos, has_gauss, gauss = state["numpy"]
+    np.random.set_state((name, keys.numpy().astype(np.uint32), pos, has_gauss, gauss))
     torch.set_rng_state(state["torch"])
 
 

@@ -1,0 +1,54 @@
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _run(args, cwd=None):
+    return subprocess.run([sys.executable, str(REPO / "tools" / "test.py"), *args], capture_output=True,
+                          text=True, timeout=600, cwd=cwd)
+
+
+def test_pth_evaluation_prints_coco_summary_and_saves(tiny_run, tmp_path):
+    out = tmp_path / "dets.json"
+    res = _run([str(tiny_run["config"]), str(tiny_run["ckpt"]), "--cfg-options", *tiny_run["options"],
+                "--out", str(out), "--show-dir", str(tmp_path / "show"), "--no-progress"])
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert res.stdout.count("Average Precision") == 6 and res.stdout.count("Average Recall") == 6
+    assert "bbox_mAP_copypaste:" in res.stdout and "images/s" in res.stdout
+    assert "circle" in res.stdout  # per-class table
+    dets = json.loads(out.read_text())
+    assert dets and {"image_id", "category_id", "bbox", "score"} <= set(dets[0])
+    assert {d["category_id"] for d in dets} <= {1, 2, 3}  # COCO ids, not contiguous labels
+    assert len(list((tmp_path / "show").glob("*.jpg"))) == 4
+
+
+def test_tutorial_checkpoint_path_resolves_to_config_work_dir(tiny_run):
+    """The tutorial evaluates `work_dirs/epoch_50.pth`; training writes work_dirs/<config>/epoch_50.pth."""
+    res = _run([str(tiny_run["config"]), "work_dirs/epoch_2.pth", "--cfg-options", *tiny_run["options"],
+                "--no-progress"], cwd=tiny_run["root"])
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert "does not exist; using work_dirs/rtmdet_nano_8xb32_300e_coco/epoch_2.pth" in res.stderr
+
+
+@pytest.mark.parametrize("override, message", [
+    ("num_classes=2", "num_classes"),
+    ("imgsz=(64,96)", None),  # a .pth runs at any multiple of 32 (with a warning), no error
+])
+def test_config_mismatch(tiny_run, override, message):
+    opts = [o for o in tiny_run["options"] if not o.startswith(override.split("=")[0] + "=")] + [override]
+    res = _run([str(tiny_run["config"]), str(tiny_run["ckpt"]), "--cfg-options", *opts, "--no-progress"])
+    if message is None:
+        assert res.returncode == 0, res.stderr[-2000:]
+        assert "trained at imgsz (64, 64)" in res.stderr
+    else:
+        assert res.returncode == 2 and message in res.stderr and "Traceback" not in res.stderr
+
+
+def test_missing_model_is_a_clear_error(tiny_run, tmp_path):
+    res = _run([str(tiny_run["config"]), str(tmp_path / "nope.pth"), "--cfg-options", *tiny_run["options"]])
+    assert res.returncode == 2 and "nope.pth does not exist" in res.stderr

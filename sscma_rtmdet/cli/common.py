@@ -27,24 +27,27 @@ cfg_options_option = click.option(
          "Top-level names propagate into everything derived from them. Give several after one flag.")
 
 
+MULTI_VALUE = ("--cfg-options", "--format")
+
+
 def run_cli(command) -> None:
-    """Entry for tools/*.py: lets `--cfg-options a=1 b=2` take several values like mmengine."""
+    """Entry for tools/*.py: lets `--cfg-options a=1 b=2` (and `--format a b`) take several values."""
     command(args=expand_cfg_options(sys.argv[1:]), prog_name=sys.argv[0])
 
 
 def expand_cfg_options(argv: list[str]) -> list[str]:
     """Rewrite `--cfg-options a=1 b=2 --x` into `--cfg-options a=1 --cfg-options b=2 --x`.
 
-    Values following --cfg-options up to the next `-`-prefixed token are KEY=VALUE pairs.
+    Values following a multi-value flag up to the next `--`-prefixed token belong to it.
     """
     out: list[str] = []
     i = 0
     while i < len(argv):
         tok = argv[i]
-        if tok == "--cfg-options":
+        if tok in MULTI_VALUE:
             i += 1
             while i < len(argv) and not argv[i].startswith("--"):
-                out += ["--cfg-options", argv[i]]
+                out += [tok, argv[i]]
                 i += 1
             continue
         out.append(tok)

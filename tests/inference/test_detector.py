@@ -26,3 +26,28 @@ def test_detector_rejects_bad_image(tiny_run):
         det(np.zeros((10, 10), np.uint8))
     with pytest.raises(UserError, match="cannot read image"):
         det("/nonexistent.jpg")
+
+
+def test_infer_cli_on_folder_and_video(tiny_run, tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[2]
+    frames = sorted((tiny_run["data"] / "valid").glob("*.jpg"))
+    video = tmp_path / "clip.mp4"
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"mp4v"), 5, (200, 150))
+    for f in frames:
+        writer.write(cv2.resize(cv2.imread(str(f)), (200, 150)))
+    writer.release()
+    for source, expect in ((tiny_run["data"] / "valid", "*.jpg"), (video, "clip.mp4")):
+        out = tmp_path / f"out_{Path(source).stem}"
+        res = subprocess.run([sys.executable, str(repo / "tools" / "infer.py"), str(tiny_run["ckpt"]), str(source),
+                              "--out-dir", str(out), "--score-thr", "0.0", "--no-progress"],
+                             capture_output=True, text=True, timeout=300)
+        assert res.returncode == 0, res.stderr[-2000:]
+        assert list(out.glob(expect))
+    bad = subprocess.run([sys.executable, str(repo / "tools" / "infer.py"), str(tiny_run["ckpt"]),
+                          str(tiny_run["data"] / "valid" / "_annotations.coco.json"), "--out-dir", str(tmp_path / "x")],
+                         capture_output=True, text=True, timeout=300)
+    assert bad.returncode == 2 and "not an image" in bad.stderr

@@ -1,0 +1,101 @@
+"""tools/infer.py: run a .pth/.onnx/.tflite model on an image, a folder of images or a video."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from .common import friendly_errors
+
+IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
+VIDEO_EXTS = {".mp4", ".avi", ".mov", ".mkv", ".webm"}
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.argument("model", type=click.Path(exists=True, dir_okay=False))
+@click.argument("source", type=click.Path(exists=True))
+@click.option("--out-dir", type=click.Path(file_okay=False), required=True, help="Where drawn results go.")
+@click.option("--score-thr", type=click.FloatRange(0, 1), default=0.3, show_default=True)
+@click.option("--iou-thr", type=click.FloatRange(0, 1), default=0.65, show_default=True, help="NMS IoU.")
+@click.option("--device", default="cpu", show_default=True, help="torch device for .pth models.")
+@click.option("--threads", type=click.IntRange(min=1), default=2, show_default=True)
+@click.option("--no-progress", is_flag=True)
+@friendly_errors
+def main(model, source, out_dir, score_thr, iou_thr, device, threads, no_progress):
+    """Detect objects with MODEL in SOURCE (image, folder of images, or video) and save drawings.
+
+    Input size, colour order, normalisation and class names come from the checkpoint or the export's
+    .json sidecar. Prints one line per image: file, count and the detections.
+    """
+    from ..errors import UserError
+    from ..inference.detector import Detector
+
+    det = Detector(model, device=device, threads=threads, score_thr=score_thr, iou_threshold=iou_thr)
+    src, out = Path(source), Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    if src.is_dir():
+        files = sorted(p for p in src.rglob("*") if p.suffix.lower() in IMAGE_EXTS)
+        if not files:
+            raise UserError(f"no images ({', '.join(sorted(IMAGE_EXTS))}) found under {src}")
+        _images(det, files, out, no_progress)
+    elif src.suffix.lower() in VIDEO_EXTS:
+        _video(det, src, out, no_progress)
+    elif src.suffix.lower() in IMAGE_EXTS:
+        _images(det, [src], out, True)
+    else:
+        raise UserError(f"{src}: not an image ({', '.join(sorted(IMAGE_EXTS))}) or video "
+                        f"({', '.join(sorted(VIDEO_EXTS))})")
+
+
+def _describe(res) -> str:
+    return ", ".join(f"{n} {s:.2f} [{', '.join(f'{v:.0f}' for v in b)}]"
+                     for n, s, b in zip(res.names, res.scores, res.boxes))
+
+
+def _images(det, files, out, no_progress) -> None:
+    import cv2
+    from tqdm import tqdm
+
+    from ..utils.fileio import atomic_write
+    from ..visualize import draw_detections
+
+    for f in tqdm(files, disable=no_progress or len(files) == 1, desc="infer"):
+        img = cv2.imread(str(f), cv2.IMREAD_COLOR)
+        if img is None:
+            click.echo(f"skipped {f}: unreadable image", err=True)
+            continue
+        res = det(img)
+        with atomic_write(out / f"{f.stem}.jpg") as tmp:
+            cv2.imwrite(str(tmp), draw_detections(img, res.boxes, res.scores, res.labels, det.classes, 0.0))
+        tqdm.write(f"{f.name}: {len(res)} detections{': ' if len(res) else ''}{_describe(res)}")
+
+
+def _video(det, src, out, no_progress) -> None:
+    import cv2
+    from tqdm import tqdm
+
+    from ..errors import UserError
+    from ..utils.fileio import atomic_write
+    from ..visualize import draw_detections
+
+    cap = cv2.VideoCapture(str(src))
+    if not cap.isOpened():
+        raise UserError(f"cannot open video {src}")
+    fps = cap.get(cv2.CAP_PROP_FPS) or 25.0
+    w, h = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
+    total = int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) or None
+    with atomic_write(out / f"{src.stem}.mp4") as tmp:
+        writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"mp4v"), fps, (w, h))
+        frames = 0
+        with tqdm(total=total, disable=no_progress, desc=src.name) as bar:
+            while True:
+                ok, frame = cap.read()
+                if not ok:
+                    break
+                res = det(frame)
+                writer.write(draw_detections(frame, res.boxes, res.scores, res.labels, det.classes, 0.0))
+                frames += 1
+                bar.update()
+        writer.release()
+    cap.release()
+    click.echo(f"{src.name}: {frames} frames -> {out / (src.stem + '.mp4')}")

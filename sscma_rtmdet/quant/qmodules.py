@@ -1,0 +1,196 @@
+"""Fake-quant versions of the model's blocks, placed where the TFLite int8 graph quantizes.
+
+Each class subclasses the float block and is installed by swapping `__class__` on an existing instance
+(see `quant.qmodel.prepare_qat`), so parameter names and state_dict keys stay those of the float model plus
+the quantizers' buffers. Quantization points (= TFLite tensors):
+  conv+BN+act: BN folded into the conv, per-channel weights, output after the fused activation (ReLU/ReLU6/
+  none); SiLU is LOGISTIC + MUL in TFLite, so conv output, sigmoid (1/256, -128) and product each quantize;
+  residual add, concat (inputs requantized to the output grid), channel attention (mean, fc, hard-sigmoid,
+  mul), box outputs (after the stride multiply), class logits and their sigmoid (eval only).
+Max-pool and nearest resize keep their input's grid, so they need no quantizer.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..errors import ConfigError
+from ..models.detector import RTMDet
+from ..models.head import RTMDetSepBNHead
+from ..models.layers import ChannelAttention, ConvModule, CSPLayer, CSPNeXtBlock, SPPBottleneck
+from ..models.pafpn import CSPNeXtPAFPN
+from .fake_quant import ActQuant, fake_quant_weight
+
+SIGMOID_QPARAMS = (1.0 / 256.0, -128)
+LOGIT_FLOOR = -30.0  # logit of a sigmoid output that int8 rounds to 0: far below any score_thr
+
+
+def fold_bn(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> tuple[torch.Tensor, torch.Tensor]:
+    """Conv weight (O, I/g, k, k) and bias (O,) with BN (running statistics) folded in."""
+    std = torch.sqrt(bn.running_var + bn.eps)
+    factor = bn.weight / std
+    weight = conv.weight * factor.view(-1, 1, 1, 1)
+    bias = bn.bias - bn.running_mean * factor
+    if conv.bias is not None:
+        bias = bias + conv.bias * factor
+    return weight, bias
+
+
+class QConvModule(ConvModule):
+    """ConvModule with BN folded (running stats) and fake-quantized weights/activations.
+
+    While `bn_frozen` is False and training, BN running statistics still follow the batches (measured on
+    the float conv output, without gradient); the forward always uses the folded running statistics,
+    exactly what the exported graph computes.
+    """
+
+    def _init_quant(self) -> None:
+        kind = type(self.act).__name__
+        if kind not in ("ReLU", "ReLU6", "Identity", "SiLU", "Hardswish"):
+            raise ConfigError(f"activation {kind} cannot be quantized; use relu, relu6, silu or hardswish")
+        self.register_buffer("bn_frozen", torch.tensor(False))
+        self.out_q = ActQuant()
+        if kind in ("SiLU", "Hardswish"):  # not fused into the conv in TFLite: conv output is a tensor
+            self.pre_q = ActQuant()
+        if kind == "SiLU":
+            self.sig_q = ActQuant(fixed=SIGMOID_QPARAMS)
+
+    @torch.no_grad()
+    def _update_bn(self, x: torch.Tensor) -> None:
+        y = F.conv2d(x, self.conv.weight, self.conv.bias, self.conv.stride, self.conv.padding,
+                     self.conv.dilation, self.conv.groups)
+        mean, var = y.mean(dim=(0, 2, 3)), y.var(dim=(0, 2, 3), unbiased=True)
+        m = self.bn.momentum
+        self.bn.running_mean.mul_(1 - m).add_(mean, alpha=m)
+        self.bn.running_var.mul_(1 - m).add_(var, alpha=m)
+        self.bn.num_batches_tracked += 1
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.training and not bool(self.bn_frozen):
+            self._update_bn(x)
+        weight, bias = fold_bn(self.conv, self.bn)
+        y = F.conv2d(x, fake_quant_weight(weight), bias, self.conv.stride, self.conv.padding,
+                     self.conv.dilation, self.conv.groups)
+        kind = type(self.act).__name__
+        if kind == "SiLU":
+            y = self.pre_q(y)
+            y = y * self.sig_q(torch.sigmoid(y))
+        elif kind == "Hardswish":
+            y = self.act(self.pre_q(y))
+        else:
+            y = self.act(y)
+        return self.out_q(y)
+
+
+class QConv2d(nn.Conv2d):
+    """Plain conv with bias (attention fc, prediction convs): per-channel weights, quantized output."""
+
+    def _init_quant(self) -> None:
+        self.out_q = ActQuant()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.out_q(self._conv_forward(x, fake_quant_weight(self.weight), self.bias))
+
+
+class QCSPNeXtBlock(CSPNeXtBlock):
+    def _init_quant(self) -> None:
+        self.add_q = ActQuant()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.pw(self.dw(self.conv1(x)))
+        return self.add_q(x + out) if self.add_identity else out
+
+
+class QChannelAttention(ChannelAttention):
+    """mean -> fc -> hard-sigmoid -> mul, each output quantized."""
+
+    def _init_quant(self) -> None:
+        self.pool_q, self.gate_q, self.mul_q = ActQuant(), ActQuant(), ActQuant()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        gate = self.gate_q(self.gate(self.fc(self.pool_q(self.pool(x)))))
+        return self.mul_q(x * gate)
+
+
+class QCSPLayer(CSPLayer):
+    def _init_quant(self) -> None:
+        self.cat_q = ActQuant()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.cat_q(torch.cat([self.blocks(self.main(x)), self.short(x)], dim=1))
+        return self.fuse(self.attn(y))
+
+
+class QSPPBottleneck(SPPBottleneck):
+    def _init_quant(self) -> None:
+        self.cat_q = ActQuant()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.reduce(x)
+        pooled = self.pools(x) if not isinstance(self.pools, nn.ModuleList) else [p(x) for p in self.pools]
+        return self.fuse(self.cat_q(torch.cat([x, *pooled], dim=1)))
+
+
+class QCSPNeXtPAFPN(CSPNeXtPAFPN):
+    def _init_quant(self) -> None:
+        n = len(self.in_channels)
+        self.td_cat_q = nn.ModuleList(ActQuant() for _ in range(n - 1))
+        self.bu_cat_q = nn.ModuleList(ActQuant() for _ in range(n - 1))
+
+    def forward(self, feats):
+        n = len(feats)
+        inner = [feats[-1]]
+        for j, i in enumerate(range(n - 1, 0, -1)):
+            high = self.reduce[j](inner[0])
+            inner[0] = high
+            cat = self.td_cat_q[j](torch.cat([self.upsample(high), feats[i - 1]], dim=1))
+            inner.insert(0, self.top_down[j](cat))
+        outs = [inner[0]]
+        for i in range(n - 1):
+            down = self.downsample[i](outs[-1])
+            outs.append(self.bottom_up[i](self.bu_cat_q[i](torch.cat([down, inner[i + 1]], dim=1))))
+        return tuple(conv(x) for conv, x in zip(self.out_convs, outs))
+
+
+class QRTMDetSepBNHead(RTMDetSepBNHead):
+    """Logits come from quantized QConv2d preds; boxes quantize after the stride multiply.
+
+    In eval mode the logits are mapped through the int8 sigmoid (1/256 grid) and back, so decoding sees the
+    scores the TFLite model outputs (0 -> LOGIT_FLOOR); training keeps plain fake-quant logits for the loss.
+    """
+
+    def _init_quant(self) -> None:
+        levels = len(self.strides)
+        self.box_q = nn.ModuleList(ActQuant() for _ in range(levels))
+        self.score_q = nn.ModuleList(ActQuant(fixed=SIGMOID_QPARAMS) for _ in range(levels))
+
+    def forward(self, feats):
+        cls_scores, bbox_preds = super().forward(feats)
+        boxes = [q(b) for q, b in zip(self.box_q, bbox_preds)]
+        if self.training:
+            return cls_scores, boxes
+        scores = [q(c.sigmoid()) for q, c in zip(self.score_q, cls_scores)]
+        logits = [torch.where(s > 0, torch.logit(s.clamp(max=1 - 1e-7)), torch.full_like(s, LOGIT_FLOOR))
+                  for s in scores]
+        return logits, boxes
+
+
+QAT_CLASSES = {ConvModule: QConvModule, nn.Conv2d: QConv2d, CSPNeXtBlock: QCSPNeXtBlock,
+               ChannelAttention: QChannelAttention, CSPLayer: QCSPLayer, SPPBottleneck: QSPPBottleneck,
+               CSPNeXtPAFPN: QCSPNeXtPAFPN, RTMDetSepBNHead: QRTMDetSepBNHead}
+FLOAT_CLASSES = {q: f for f, q in QAT_CLASSES.items()}
+
+
+class QRTMDet(RTMDet):
+    """The detector with its (normalised) input quantized: TFLite quantizes the in-graph normalisation."""
+
+    def _init_quant(self) -> None:
+        self.in_q = ActQuant()
+
+    def forward(self, x: torch.Tensor):
+        return self.head(self.extract_feats(self.in_q(x)))
+
+
+QAT_CLASSES[RTMDet] = QRTMDet
+FLOAT_CLASSES[QRTMDet] = RTMDet

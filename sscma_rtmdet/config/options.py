@@ -130,7 +130,10 @@ def _type_error(key: str, given: Any, err: _Mismatch) -> ConfigError:
     inner = f" (at {key}{err.where})" if err.where else ""
     msg = (f"--cfg-options {key}={given!r}: expected {type(err.ref).__name__} like the config's "
            f"{err.ref!r}, got {type(err.val).__name__} {err.val!r}{inner}")
-    if isinstance(err.ref, (list, tuple)) and not isinstance(err.val, (list, tuple, dict)):
+    if isinstance(err.ref, (list, tuple, dict)) and isinstance(err.val, str):
+        msg += ("; the value is not a Python literal, so it was read as a string (write dicts as "
+                "{'type': 'Pad', 'size': (192, 192)}, not dict(...), and quote the whole value for the shell)")
+    elif isinstance(err.ref, (list, tuple)) and not isinstance(err.val, (list, tuple, dict)):
         example = "(" + ",".join(repr(err.val) for _ in err.ref) + ")" if err.ref else "()"
         if isinstance(err.ref, list):
             example = "[" + example[1:-1] + "]"

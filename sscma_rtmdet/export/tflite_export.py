@@ -23,6 +23,7 @@ import numpy as np
 from ..errors import UserError
 from ..utils.fileio import atomic_write
 from .metadata import read_metadata, write_metadata
+from .onnx2tf_fixes import prepare_for_onnx2tf
 
 FORMATS = ("float32", "float16", "int8")
 # Max abs error vs onnxruntime, as a fraction of each output's range, beyond which the export is refused.
@@ -52,6 +53,9 @@ def _fake_sample_images() -> np.ndarray:
 def onnx_to_saved_model(onnx_path: Path, out_dir: Path, strict: bool = False) -> Path:
     """Run onnx2tf in-process on a private copy (it rewrites its input) with no network access.
 
+    The copy's nodes get names and a param-replacement file fixes onnx2tf's NCHW/NHWC mix-up after 4-D
+    `Add`s (wrong results whenever a feature map's width or height equals its channel count).
+
     strict=False skips onnx2tf's accuracy-correction pass (~25% faster); export_tflite verifies the
     result against onnxruntime and redoes the conversion with strict=True if it is off.
     """
@@ -62,6 +66,7 @@ def onnx_to_saved_model(onnx_path: Path, out_dir: Path, strict: bool = False) ->
     work.mkdir(parents=True, exist_ok=True)
     src = work / "model.onnx"
     shutil.copy2(onnx_path, src)
+    replacements = prepare_for_onnx2tf(src, work / "param_replacement.json")  # see onnx2tf_fixes
     saved = out_dir / "saved_model"
     original = o2t.download_test_image_data
     o2t.download_test_image_data = _fake_sample_images  # never touch the network
@@ -70,6 +75,7 @@ def onnx_to_saved_model(onnx_path: Path, out_dir: Path, strict: bool = False) ->
         with contextlib.redirect_stdout(log):  # tf_keras prints every captured TensorSpec
             o2t.convert(input_onnx_file_path=str(src), output_folder_path=str(saved), output_signaturedefs=True,
                         disable_strict_mode=not strict, not_use_onnxsim=True,  # export_onnx already simplified; onnx2tf would shell out for it
+                        param_replacement_file=str(replacements or ""),
                         verbosity="error", non_verbose=True)
     finally:
         o2t.download_test_image_data = original

@@ -81,7 +81,23 @@ class ActQuant(nn.Module):
         self.register_buffer("seen", torch.tensor(False))
         self.register_buffer("enabled", torch.tensor(True))
 
+    def tie_to(self, other: "ActQuant") -> None:
+        """Use `other`'s grid instead of an own range: a tensor feeding a TFLite CONCATENATION gets the
+        concat's parameters from the converter. A plain attribute, so state_dict stays flat."""
+        object.__setattr__(self, "_tie", other)
+
+    @property
+    def tied(self) -> "ActQuant | None":
+        return self.__dict__.get("_tie")
+
+    def has_range(self) -> bool:
+        if self.tied is not None:
+            return self.tied.has_range()
+        return self.fixed is not None or bool(self.seen)
+
     def qparams(self) -> tuple[float, int]:
+        if self.tied is not None:
+            return self.tied.qparams()
         if self.fixed is not None:
             return float(self.fixed[0]), int(self.fixed[1])
         return qparams_from_range(float(self.lo), float(self.hi))
@@ -107,12 +123,15 @@ class ActQuant(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         frozen = int(self.mode) == MODE_FROZEN
-        if self.fixed is None and not frozen and (self.training or int(self.mode) == MODE_CALIBRATE):
+        own = self.fixed is None and self.tied is None
+        if own and not frozen and (self.training or int(self.mode) == MODE_CALIBRATE):
             self.observe(x)
-        if not bool(self.enabled) or (self.fixed is None and not bool(self.seen)):
+        if not bool(self.enabled) or not self.has_range():
             return x
         s, zp = self.qparams()
         return fake_quant(x, s, zp)
 
     def extra_repr(self) -> str:
+        if self.tied is not None:
+            return "tied"
         return f"fixed={self.fixed}" if self.fixed else f"range=({float(self.lo):.4g}, {float(self.hi):.4g})"

@@ -32,19 +32,23 @@ def prepare_qat(model: nn.Module) -> nn.Module:
     if unknown:
         raise ConfigError(f"the model has layers QAT cannot quantize: {unknown}; quantization-aware training "
                           "supports the CSPNeXt backbone, CSPNeXtPAFPN neck and RTMDetSepBNHead")
-    seen: set[int] = set()
-    for m in list(qmodel.modules()):
+    swapped: dict[int, nn.Module] = {}
+    for m in qmodel.modules():
         qcls = QAT_CLASSES.get(type(m))
-        if qcls is None or id(m) in seen:
-            continue
-        seen.add(id(m))
-        m.__class__ = qcls
-        m._init_quant()
+        if qcls is not None:
+            m.__class__ = qcls
+            swapped[id(m)] = m
     # convs inside ConvModules are run by the QConvModule itself: undo their QConv2d swap
     for m in qmodel.modules():
         if isinstance(m, QConvModule) and type(m.conv) is not nn.Conv2d:
             m.conv.__class__ = nn.Conv2d
-            del m.conv.out_q
+            swapped.pop(id(m.conv), None)
+    # children first, so a parent can adjust its children's quantizers
+    for m in reversed(list(swapped.values())):
+        m._init_quant()
+    for m in qmodel.modules():
+        if hasattr(m, "tie_quant"):
+            m.tie_quant()
     return qmodel
 
 
@@ -98,7 +102,7 @@ def calibrate(model: nn.Module, batches: Iterable[torch.Tensor]) -> int:
 
 def learned_qparams(model: nn.Module) -> dict[str, tuple[float, int]]:
     """{quantizer name: (scale, zero_point)} for every quantizer that has a range."""
-    return {name: q.qparams() for name, q in quantizers(model).items() if q.fixed is not None or bool(q.seen)}
+    return {name: q.qparams() for name, q in quantizers(model).items() if q.has_range()}
 
 
 @torch.no_grad()

@@ -45,6 +45,8 @@ class QConvModule(ConvModule):
     exactly what the exported graph computes.
     """
 
+    quant_weights = True  # export.quant_disabled turns it off per instance to compare with the float graph
+
     def _init_quant(self) -> None:
         kind = type(self.act).__name__
         if kind not in ("ReLU", "ReLU6", "Identity", "SiLU", "Hardswish"):
@@ -70,7 +72,8 @@ class QConvModule(ConvModule):
         if self.training and not bool(self.bn_frozen):
             self._update_bn(x)
         weight, bias = fold_bn(self.conv, self.bn)
-        y = F.conv2d(x, fake_quant_weight(weight), bias, self.conv.stride, self.conv.padding,
+        weight = fake_quant_weight(weight) if self.quant_weights else weight
+        y = F.conv2d(x, weight, bias, self.conv.stride, self.conv.padding,
                      self.conv.dilation, self.conv.groups)
         kind = type(self.act).__name__
         if kind == "SiLU":
@@ -86,11 +89,15 @@ class QConvModule(ConvModule):
 class QConv2d(nn.Conv2d):
     """Plain conv with bias (attention fc, prediction convs): per-channel weights, quantized output."""
 
+    quant_weights = True
+
     def _init_quant(self) -> None:
         self.out_q = ActQuant()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.out_q(self._conv_forward(x, fake_quant_weight(self.weight), self.bias))
+        weight = fake_quant_weight(self.weight) if self.quant_weights else self.weight
+        y = self._conv_forward(x, weight, self.bias)
+        return self.out_q(y) if hasattr(self, "out_q") else y
 
 
 class QCSPNeXtBlock(CSPNeXtBlock):
@@ -106,16 +113,40 @@ class QChannelAttention(ChannelAttention):
     """mean -> fc -> hard-sigmoid -> mul, each output quantized."""
 
     def _init_quant(self) -> None:
+        # TFLite folds hard-sigmoid's x/6 + 1/2 and its clamp into the fc conv: one tensor, gate_q
         self.pool_q, self.gate_q, self.mul_q = ActQuant(), ActQuant(), ActQuant()
+        if isinstance(self.fc, QConv2d):
+            del self.fc.out_q
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         gate = self.gate_q(self.gate(self.fc(self.pool_q(self.pool(x)))))
         return self.mul_q(x * gate)
 
 
+def _out_quant(m: nn.Module) -> ActQuant | None:
+    """The quantizer of a block's output tensor (after prepare_qat swapped every class)."""
+    if isinstance(m, QCSPNeXtBlock):
+        return m.add_q if m.add_identity else _out_quant(m.pw)
+    if isinstance(m, nn.Sequential) and len(m):
+        return _out_quant(m[-1])
+    if isinstance(m, (QConvModule, QCSPLayer)):
+        return m.out_q if isinstance(m, QConvModule) else _out_quant(m.fuse)
+    return None
+
+
+def tie_inputs(cat_q: ActQuant, producers) -> None:
+    for p in producers:
+        q = _out_quant(p)
+        if q is not None:
+            q.tie_to(cat_q)
+
+
 class QCSPLayer(CSPLayer):
     def _init_quant(self) -> None:
         self.cat_q = ActQuant()
+
+    def tie_quant(self) -> None:
+        tie_inputs(self.cat_q, [self.blocks, self.short])
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = self.cat_q(torch.cat([self.blocks(self.main(x)), self.short(x)], dim=1))
@@ -125,6 +156,9 @@ class QCSPLayer(CSPLayer):
 class QSPPBottleneck(SPPBottleneck):
     def _init_quant(self) -> None:
         self.cat_q = ActQuant()
+
+    def tie_quant(self) -> None:
+        tie_inputs(self.cat_q, [self.reduce])
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.reduce(x)
@@ -137,6 +171,12 @@ class QCSPNeXtPAFPN(CSPNeXtPAFPN):
         n = len(self.in_channels)
         self.td_cat_q = nn.ModuleList(ActQuant() for _ in range(n - 1))
         self.bu_cat_q = nn.ModuleList(ActQuant() for _ in range(n - 1))
+
+    def tie_quant(self, backbone_stages=None) -> None:
+        """Down-sampling convs share their bottom-up concat's grid. The reduce convs feed two concats
+        (top-down via the resize, bottom-up directly) and keep their own grid."""
+        for i, q in enumerate(self.bu_cat_q):
+            tie_inputs(q, [self.downsample[i]])
 
     def forward(self, feats):
         n = len(feats)
@@ -162,6 +202,9 @@ class QRTMDetSepBNHead(RTMDetSepBNHead):
 
     def _init_quant(self) -> None:
         levels = len(self.strides)
+        for conv in self.reg_preds:  # TFLite folds the stride multiply into this conv: one tensor, box_q
+            if isinstance(conv, QConv2d):
+                del conv.out_q
         self.box_q = nn.ModuleList(ActQuant() for _ in range(levels))
         self.score_q = nn.ModuleList(ActQuant(fixed=SIGMOID_QPARAMS) for _ in range(levels))
 

@@ -1,0 +1,98 @@
+"""tools/demo.py: the whole workflow on the embedded demo dataset, ending in one comparison table."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from .common import friendly_errors
+
+DEFAULT_CONFIG = "configs/rtmdet_nano_8xb32_300e_coco_relu.py"
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--config", default=DEFAULT_CONFIG, show_default=True, type=click.Path(dir_okay=False))
+@click.option("--data", default="datasets/demo_shapes", show_default=True, type=click.Path(file_okay=False),
+              help="Demo dataset folder (generated if missing).")
+@click.option("--work-dir", default="work_dirs/demo", show_default=True, type=click.Path(file_okay=False))
+@click.option("--epochs", default=60, show_default=True, type=click.IntRange(min=1))
+@click.option("--imgsz", nargs=2, default=(192, 192), show_default=True, type=click.IntRange(min=32),
+              metavar="H W")
+@click.option("--formats", default="onnx,tflite,vela", show_default=True, help="Comma-separated export formats.")
+@click.option("--threads", default=2, show_default=True, type=click.IntRange(min=1))
+@friendly_errors
+def main(config, data, work_dir, epochs, imgsz, formats, threads):
+    """Generate the demo dataset, train, export (ONNX, TFLite fp32/fp16/int8, Vela) and evaluate every
+    file with the same COCO pipeline. Re-running continues an interrupted training and re-uses finished
+    steps; the table is also written to WORK_DIR/results.md."""
+    import torch
+
+    from ..config import load_config
+    from ..data.demo import ensure_demo_dataset
+    from ..engine.checkpoint import load_checkpoint_file
+    from ..engine.trainer import Trainer, TrainOptions
+    from ..export.pipeline import ExportRequest, export_checkpoint
+
+    torch.set_num_threads(threads)
+    data, work = Path(data).resolve(), Path(work_dir)
+    ensure_demo_dataset(data)
+    h, w = imgsz
+    cfg = load_config(config, [
+        f"data_root={data}/", "num_classes=3", "train_ann_file=train/_annotations.coco.json",
+        "val_ann_file=valid/_annotations.coco.json", "train_img_prefix=train/", "val_img_prefix=valid/",
+        f"imgsz=({h},{w})", f"max_epochs={epochs}", f"stage2_num_epochs={max(epochs // 4, 1)}",
+        "base_lr=0.002", "warmup_iters=100", f"val_interval={max(epochs // 6, 1)}", "num_workers=2"])
+    final = work / f"epoch_{epochs}.pth"
+    if not (final.exists() and load_checkpoint_file(final)["meta"]["epoch"] == epochs):
+        click.echo(f"== train {Path(config).name} for {epochs} epochs at {h}x{w} -> {work}")
+        Trainer(cfg, TrainOptions(work_dir=work, config_path=config, resume="auto")).train()
+    click.echo(f"== export {final}")
+    files = export_checkpoint(cfg, ExportRequest(checkpoint=final, formats=tuple(formats.split(",")),
+                                                 log=click.echo))
+    rows = evaluate_all(cfg, final, files, threads)
+    table = format_table(rows)
+    click.echo(table)
+    (work / "results.md").write_text(table + "\n")
+
+
+def evaluate_all(cfg, ckpt: Path, files: dict, threads: int) -> list[dict]:
+    """AP/AP50 on the valid split and batch-1 latency for the checkpoint and each runnable export."""
+    import time
+
+    import numpy as np
+
+    from ..data.preprocess import Preprocess
+    from ..engine.build import build_coco, build_eval_loader, imgsz_of
+    from ..evaluation.predictors import build_predictor
+    from ..evaluation.runner import evaluate_predictions, predict_dataset
+
+    imgsz, pre = imgsz_of(cfg), Preprocess.from_config(cfg.preprocess)
+    coco = build_coco(cfg, "val")
+    rows = []
+    for kind, path in [("pth", ckpt)] + [(k, Path(p)) for k, p in files.items()]:
+        if kind == "vela":
+            rows.append(dict(format="vela (NPU)", file=path, ap=None, ap50=None, ms=None))
+            continue
+        predictor, strides, _ = build_predictor(cfg, path, imgsz, pre, threads=threads)
+        loader = build_eval_loader(cfg, coco, batch_size=1, num_workers=0)
+        results, metas, _ = predict_dataset(predictor, loader, strides, cfg.test_cfg, desc=path.name)
+        stats = evaluate_predictions(results, metas, coco, log=None, classwise=False)["stats"]
+        batch = next(iter(loader))["inputs"]
+        times = []
+        for _ in range(12):
+            t = time.perf_counter()
+            predictor(batch)
+            times.append(time.perf_counter() - t)
+        rows.append(dict(format=kind, file=path, ap=stats[0], ap50=stats[1], ms=1000 * float(np.median(times[2:]))))
+    return rows
+
+
+def format_table(rows: list[dict]) -> str:
+    lines = ["| format | file | size | AP | AP50 | latency (ms, batch 1, CPU) |", "|---|---|---|---|---|---|"]
+    for r in rows:
+        size = Path(r["file"]).stat().st_size / 1024
+        ap = "NPU only" if r["ap"] is None else f"{r['ap']:.3f}"
+        ap50 = "" if r["ap50"] is None else f"{r['ap50']:.3f}"
+        ms = "" if r["ms"] is None else f"{r['ms']:.1f}"
+        lines.append(f"| {r['format']} | {Path(r['file']).name} | {size:,.0f} KiB | {ap} | {ap50} | {ms} |")
+    return "\n".join(lines)

@@ -1,0 +1,249 @@
+"""Export a QAT model to int8 TFLite with the quantization ranges QAT learned.
+
+Route (same torch -> ONNX -> onnx2tf SavedModel -> TFLiteConverter pipeline as `export/`):
+1. `deploy_model`: the QAT float weights with BN folded -> `export_onnx` -> onnx2tf SavedModel.
+   The converter quantizes weights per channel with max|w|/127, the rule QAT's weight fake-quant uses,
+   so the int8 weights are the QAT ones.
+2. The converter calibrates (`_experimental_calibrate_only`): a float flatbuffer with a min/max per tensor.
+3. Every activation tensor of that flatbuffer is matched by value (one calibration image through the float
+   TFLite interpreter and through the QAT model with quantization off) to a QAT quantizer, and its min/max
+   is replaced by the grid QAT learned. Tensors QAT does not model keep the converter's calibration.
+4. `mlir_quantize` turns it into the full-int8 model; biases become int32 with in_scale * w_scale.
+Metadata and the onnxruntime check come from `export.tflite_export` like any other export.
+"""
+from __future__ import annotations
+
+import contextlib
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..export.tflite_export import _quiet_tf, onnx_to_saved_model, tflite_metadata, verify_against_onnx
+from ..utils.fileio import atomic_write
+from .fake_quant import ActQuant
+from .qmodel import quantizers
+from .qmodules import QConv2d, QConvModule
+
+MATCH_RTOL = 2e-3  # max |tflite - torch| / value range for a float tensor to be "the same tensor"
+
+
+@contextlib.contextmanager
+def quant_disabled(qmodel: nn.Module):
+    """QAT model computing in float (no weight or activation fake-quant): equals the deploy graph."""
+    qs = list(quantizers(qmodel).values())
+    convs = [m for m in qmodel.modules() if isinstance(m, (QConvModule, QConv2d))]
+    saved = [bool(q.enabled) for q in qs]
+    for q in qs:
+        q.enabled.fill_(False)
+    for m in convs:
+        m.quant_weights = False
+    try:
+        yield qmodel
+    finally:
+        for q, e in zip(qs, saved):
+            q.enabled.fill_(e)
+        for m in convs:
+            del m.quant_weights
+
+
+@torch.no_grad()
+def capture_points(qmodel: nn.Module, x: torch.Tensor, quantize: bool = False) -> dict[str, np.ndarray]:
+    """{quantizer name: NHWC (or flat) float array it sees} for a normalised (1,3,H,W) input, in float
+    (quantize=False) or with fake-quant on (outputs then, for the quantized values)."""
+    captured, hooks = {}, []
+    for name, q in quantizers(qmodel).items():
+        def hook(mod, inp, out, name=name):
+            v = (out if quantize else inp[0]).detach().float().numpy()
+            captured[name] = v.transpose(0, 2, 3, 1) if v.ndim == 4 else v
+        hooks.append(q.register_forward_hook(hook))
+    was = qmodel.training
+    qmodel.eval()
+    try:
+        ctx = contextlib.nullcontext() if quantize else quant_disabled(qmodel)
+        with ctx:
+            qmodel(x)
+    finally:
+        for h in hooks:
+            h.remove()
+        qmodel.train(was)
+    return captured
+
+
+def calibrate_only(saved_model: Path, calib: np.ndarray) -> bytes:
+    """SavedModel -> float flatbuffer carrying per-tensor calibration min/max (not yet quantized)."""
+    tf = _quiet_tf()
+    conv = tf.lite.TFLiteConverter.from_saved_model(str(saved_model))
+    conv.optimizations = [tf.lite.Optimize.DEFAULT]
+    conv.representative_dataset = lambda: ([calib[i:i + 1].astype(np.float32)] for i in range(len(calib)))
+    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    conv.inference_input_type = tf.int8
+    conv.inference_output_type = tf.int8
+    conv._experimental_calibrate_only = True
+    return conv.convert()
+
+
+def tflite_activations(model_bytes: bytes, sample: np.ndarray) -> dict[int, np.ndarray]:
+    """{tensor index: value} of every float activation tensor for one input (1,H,W,3)."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    interp = Interpreter(model_content=model_bytes, experimental_preserve_all_tensors=True)
+    interp.allocate_tensors()
+    interp.set_tensor(interp.get_input_details()[0]["index"], sample.astype(np.float32))
+    interp.invoke()
+    out = {}
+    for d in interp.get_tensor_details():
+        if d["dtype"] != np.float32:
+            continue
+        with contextlib.suppress(ValueError):
+            out[d["index"]] = interp.get_tensor(d["index"]).copy()
+    return out
+
+
+def match_tensors(tfl: dict[int, np.ndarray], ours: dict[str, np.ndarray]) -> dict[int, str]:
+    """Tensor index -> quantizer name whose float value is the same tensor (same shape, values within
+    MATCH_RTOL of the value range); the closest one wins when several qualify."""
+    by_shape: dict[tuple, list[str]] = {}
+    for name, v in ours.items():
+        by_shape.setdefault(tuple(v.shape), []).append(name)
+    matches = {}
+    for idx, v in tfl.items():
+        best, best_err = None, None
+        for name in by_shape.get(tuple(v.shape), []):
+            ref = ours[name]
+            span = max(float(ref.max() - ref.min()), 1e-6)
+            err = float(np.abs(ref - v).max()) / span
+            if err <= MATCH_RTOL and (best_err is None or err < best_err):
+                best, best_err = name, err
+        if best is not None:
+            matches[idx] = best
+    return matches
+
+
+def override_ranges(calibrated: bytes, ranges: dict[int, tuple[float, float]]) -> bytes:
+    """Replace the calibration min/max of the given tensors (index in subgraph 0) in the flatbuffer."""
+    from tensorflow.lite.tools import flatbuffer_utils as fbu
+
+    model = fbu.convert_bytearray_to_object(bytearray(calibrated))
+    tensors = model.subgraphs[0].tensors
+    for idx, (lo, hi) in ranges.items():
+        q = tensors[idx].quantization
+        if q is None or q.min is None:
+            continue
+        q.min = np.asarray([lo], np.float32)
+        q.max = np.asarray([hi], np.float32)
+    return bytes(fbu.convert_object_to_bytearray(model))
+
+
+def quantize_calibrated(calibrated: bytes) -> bytes:
+    """Calibrated float flatbuffer -> full-int8 flatbuffer (int8 input/output, per-channel weights)."""
+    tf = _quiet_tf()
+    from tensorflow.lite.python import convert
+
+    return convert.mlir_quantize(calibrated, disable_per_channel=False, input_data_type=tf.int8,
+                                 output_data_type=tf.int8)
+
+
+def learned_ranges(qmodel: nn.Module, matches: dict[int, str]) -> dict[int, tuple[float, float]]:
+    """Tensor index -> the float range of the matched quantizer's int8 grid (fixed ones left to TFLite)."""
+    qs = quantizers(qmodel)
+    return {idx: qs[name].range() for idx, name in matches.items()
+            if qs[name].fixed is None and qs[name].has_range()}
+
+
+def convert_qat(qmodel: nn.Module, saved_model: Path, calib: np.ndarray, preprocess) -> tuple[bytes, dict]:
+    """SavedModel of `deploy_model(qmodel)` -> (int8 flatbuffer, report of the range transfer).
+
+    calib: (N,H,W,3) raw-pixel images (the graph folds normalisation); calib[0] drives the tensor matching.
+    """
+    calibrated = calibrate_only(saved_model, calib)
+    sample = calib[:1].astype(np.float32)
+    x = torch.from_numpy(((sample - np.asarray(preprocess.mean, np.float32)) / np.asarray(preprocess.std,
+                          np.float32)).transpose(0, 3, 1, 2).copy())
+    tfl = tflite_activations(calibrated, sample)
+    calibrated_idx = _calibrated_tensors(calibrated)
+    tfl = {i: v for i, v in tfl.items() if i in calibrated_idx}
+    ours = capture_points(qmodel, x)
+    matches = match_tensors(tfl, ours)
+    ranges = learned_ranges(qmodel, matches)
+    int8 = quantize_calibrated(override_ranges(calibrated, ranges))
+    names = _tensor_names(calibrated)
+    used = set(matches.values())
+    report = {"tensors": len(tfl), "matched": len(matches), "overridden": len(ranges),
+              "unmatched_tensors": sorted(names[i] for i in tfl if i not in matches),
+              "unused_quantizers": sorted(n for n, q in quantizers(qmodel).items()
+                                          if n not in used and q.has_range()),
+              "tensor_to_quantizer": {names[i]: n for i, n in matches.items()}}
+    return int8, report
+
+
+def _tensor_names(model_bytes: bytes) -> dict[int, str]:
+    from ai_edge_litert.interpreter import Interpreter
+
+    return {d["index"]: d["name"] for d in Interpreter(model_content=model_bytes).get_tensor_details()}
+
+
+def _calibrated_tensors(model_bytes: bytes) -> set[int]:
+    """Indices of subgraph-0 tensors that carry calibration min/max (activations, not constants)."""
+    from tensorflow.lite.tools import flatbuffer_utils as fbu
+
+    model = fbu.convert_bytearray_to_object(bytearray(model_bytes))
+    return {i for i, t in enumerate(model.subgraphs[0].tensors)
+            if t.quantization is not None and t.quantization.min is not None and len(t.quantization.min)}
+
+
+def output_agreement(qmodel: nn.Module, tflite_path: Path, preprocess, samples: np.ndarray) -> dict:
+    """Per output: fraction of elements where the int8 file and the fake-quant model differ by at most
+    one output quantization step, and the largest difference in steps. samples (N,H,W,3) raw pixels."""
+    from ..export.onnx_export import ExportWrapper
+    from ..inference.backends import load_backend
+
+    backend = load_backend(tflite_path)
+    got = backend(samples)
+    was = qmodel.training
+    qmodel.eval()
+    with torch.no_grad():
+        ref = ExportWrapper(qmodel, preprocess).named(torch.from_numpy(samples.transpose(0, 3, 1, 2).copy()))
+    qmodel.train(was)
+    res = {}
+    for name, value in got.items():
+        step = backend.meta["outputs"][name]["quantization"]["scale"]
+        steps = np.abs(value - ref[name].numpy()) / step
+        res[name] = {"within_one_step": float((steps <= 1.0 + 1e-3).mean()), "max_steps": float(steps.max())}
+    return res
+
+
+def export_qat_tflite(qmodel: nn.Module, preprocess, imgsz, calib: np.ndarray, out_path: str | Path, *,
+                      class_names=None, source_checkpoint: str | None = None,
+                      onnx_path: str | Path | None = None) -> dict:
+    """Write the int8 `out_path` (+ `.json` sidecar with `qat` section) from a QAT model; returns metadata.
+
+    The float graph (BN folded, QAT weights) goes to `onnx_path` when given (else a temp file).
+    """
+    from ..export.metadata import write_metadata
+    from ..export.onnx_export import export_onnx
+    from .qmodel import deploy_model
+
+    qmodel = qmodel.cpu()
+    out_path = Path(out_path)
+    with tempfile.TemporaryDirectory(prefix="sscma_qat_") as tmp:
+        onnx_file = Path(onnx_path) if onnx_path else Path(tmp) / "qat_model.onnx"
+        meta = export_onnx(deploy_model(qmodel), preprocess, imgsz, onnx_file, num_classes=len(class_names)
+                           if class_names else None, class_names=class_names, source_checkpoint=source_checkpoint)
+        saved = onnx_to_saved_model(onnx_file, Path(tmp))
+        int8, report = convert_qat(qmodel, saved, calib, preprocess)
+        with atomic_write(out_path, suffix=".tflite") as part:
+            part.write_bytes(int8)
+            fmeta = tflite_metadata(meta, part, "int8")
+        write_metadata(out_path, fmeta)  # the backend below reads it
+        agreement = output_agreement(qmodel, out_path, preprocess, calib[:2])
+        fmeta["verification"] = {"max_rel_err_vs_onnx": verify_against_onnx(out_path, onnx_file, calib[:2]),
+                                 "samples": 2}
+    fmeta["qat"] = {"matched_tensors": report["matched"], "activation_tensors": report["tensors"],
+                    "ranges_from_qat": report["overridden"], "unmatched_tensors": report["unmatched_tensors"],
+                    "unused_quantizers": report["unused_quantizers"], "agreement_with_fake_quant": agreement,
+                    "tensor_to_quantizer": report["tensor_to_quantizer"]}
+    write_metadata(out_path, fmeta)
+    return fmeta

@@ -1,0 +1,95 @@
+"""QAT fine-tuning on the team's Trainer: same loop, criterion, EMA, validation and checkpoints.
+
+The float model is loaded from a trained checkpoint, swapped for its fake-quant twin and calibrated
+before the first step. Schedule (cfg.qat): observers calibrate on `calib_batches` letterboxed training
+batches (global min/max), follow a moving average for `observer_epochs` epochs, then freeze; BN statistics
+follow the batches until `freeze_bn_epoch`, then freeze. Validation evaluates the EMA fake-quant model.
+"""
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+import torch
+
+from ..engine.build import build_eval_loader
+from ..engine.ema import ExpMomentumEMA, unwrap
+from ..engine.optim import build_optimizer
+from ..engine.trainer import Trainer, TrainOptions
+from ..errors import ConfigError
+from .fake_quant import MODE_AVERAGE, MODE_FROZEN
+from .qmodel import calibrate, freeze_bn, prepare_qat, quantizers, set_observer_mode
+
+QAT_DEFAULTS = dict(observer_epochs=1, freeze_bn_epoch=None, calib_batches=16)
+
+
+def qat_settings(cfg) -> dict:
+    """cfg.qat with defaults filled (freeze_bn_epoch defaults to half of max_epochs) and checked."""
+    qat = {**QAT_DEFAULTS, **dict(cfg.get("qat") or {})}
+    unknown = sorted(set(qat) - set(QAT_DEFAULTS))
+    if unknown:
+        raise ConfigError(f"qat: unknown key(s) {unknown}; allowed: {sorted(QAT_DEFAULTS)}")
+    if qat["freeze_bn_epoch"] is None:
+        qat["freeze_bn_epoch"] = max(int(cfg.schedule["max_epochs"]) // 2, 1)
+    for key in QAT_DEFAULTS:
+        if int(qat[key]) < 0 or (key == "calib_batches" and int(qat[key]) < 1):
+            raise ConfigError(f"qat.{key}={qat[key]} must be a {'positive' if key == 'calib_batches' else 'non-negative'} integer")
+        qat[key] = int(qat[key])
+    return qat
+
+
+class QATTrainer(Trainer):
+    """Trainer whose model is the fake-quant twin of the checkpoint's model."""
+
+    def __init__(self, cfg, opts: TrainOptions, checkpoint: str | Path):
+        self.source_checkpoint = Path(checkpoint)
+        self.qat = qat_settings(cfg)
+        cfg["load_from"] = None  # weights come from `checkpoint`, before the model is quantized
+        super().__init__(cfg, opts)
+
+    def _build(self) -> None:
+        from ..inference.checkpoints import load_torch_model
+
+        super()._build()
+        model, _ = load_torch_model(self.cfg, self.source_checkpoint, self.device)
+        qmodel = prepare_qat(model).train()
+        n = calibrate(qmodel, self._calib_batches())
+        self.log.info(f"QAT: {len(quantizers(qmodel))} quantizers calibrated on {n} batches; schedule {self.qat}")
+        self.model = qmodel
+        if self.dist.enabled:
+            ids = [self.dist.local_rank] if self.device.startswith("cuda") else None
+            self.model = torch.nn.parallel.DistributedDataParallel(qmodel, device_ids=ids)
+        self.ema = ExpMomentumEMA(qmodel, **self.cfg.ema)
+        self.optimizer = build_optimizer(qmodel, self.cfg.optimizer)
+
+    def _calib_batches(self):
+        loader = build_eval_loader(self.cfg, self.train_coco)
+        for batch in itertools.islice(loader, self.qat["calib_batches"]):
+            yield self.preprocess.normalize(batch["inputs"]).to(self.device)
+
+    def apply_schedule(self, epoch: int) -> None:
+        """Observer and BN state for 0-based `epoch`, on the model and its EMA copy."""
+        mode = MODE_AVERAGE if epoch < self.qat["observer_epochs"] else MODE_FROZEN
+        for m in (unwrap(self.model), self.ema.module):
+            set_observer_mode(m, mode)
+            freeze_bn(m, epoch >= self.qat["freeze_bn_epoch"])
+
+    def _train_epoch(self, epoch: int) -> bool:
+        self.apply_schedule(epoch)
+        ok = super()._train_epoch(epoch)
+        self.sync_quant_state()
+        return ok
+
+    @torch.no_grad()
+    def sync_quant_state(self) -> None:
+        """The EMA averages every float buffer, ranges included; evaluation and export must use exactly the
+        ranges the training model learned, so copy them over."""
+        src = quantizers(unwrap(self.model))
+        for name, q in quantizers(self.ema.module).items():
+            for key, buf in q.named_buffers():
+                buf.copy_(getattr(src[name], key))
+
+    def qat_model(self) -> torch.nn.Module:
+        """The model to export: the EMA fake-quant model with the learned ranges."""
+        self.sync_quant_state()
+        return self.ema.module

@@ -1,0 +1,119 @@
+"""Fake-quant arithmetic (TFLite int8 rules) and the QAT model twin; no TensorFlow needed."""
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from sscma_rtmdet.config import load_config
+from sscma_rtmdet.errors import ConfigError
+from sscma_rtmdet.models import build_model
+from sscma_rtmdet.quant.fake_quant import (MODE_AVERAGE, MODE_FROZEN, ActQuant, fake_quant, fake_quant_weight,
+                                           qparams_from_range)
+from sscma_rtmdet.quant.qmodel import calibrate, deploy_model, freeze_bn, learned_qparams, prepare_qat, quantizers
+
+CONFIGS = ["configs/rtmdet_nano_8xb32_300e_coco.py", "configs/rtmdet_nano_8xb32_300e_coco_relu.py"]
+
+
+def test_qparams_follow_tflite():
+    assert qparams_from_range(0.0, 2.55) == pytest.approx((0.01, -128))
+    s, zp = qparams_from_range(-1.0, 1.0)
+    assert s == pytest.approx(2 / 255) and zp in (-1, 0)
+    s, zp = qparams_from_range(0.5, 3.0)  # the range must contain 0
+    assert s == pytest.approx(3 / 255) and zp == -128
+    assert qparams_from_range(0.0, 0.0) == (1.0, 0)
+
+
+def test_fake_quant_grid_rounding_and_ste():
+    x = torch.tensor([0.0, 0.01, 0.015, 0.025, -0.5, 5.0], requires_grad=True)
+    y = fake_quant(x, 0.01, -128)
+    # 0.015 / 0.01 = 1.5 rounds away from zero; below the range clamps to 0, above to 2.55
+    assert torch.allclose(y, torch.tensor([0.0, 0.01, 0.02, 0.03, 0.0, 2.55]), atol=1e-6)
+    y.sum().backward()
+    assert x.grad.tolist() == [1.0, 1.0, 1.0, 1.0, 0.0, 0.0]  # straight-through inside the range only
+
+
+def test_weight_quant_per_channel_symmetric():
+    w = torch.randn(4, 3, 3, 3)
+    w[1] *= 100
+    q = fake_quant_weight(w)
+    scale = w.abs().flatten(1).amax(1) / 127
+    steps = q / scale.view(-1, 1, 1, 1)
+    assert torch.allclose(steps, steps.round(), atol=1e-4) and steps.abs().max() <= 127 + 1e-4
+    assert torch.allclose(q.abs().flatten(1).amax(1), w.abs().flatten(1).amax(1))
+
+
+def test_observer_calibrates_averages_then_freezes():
+    q = ActQuant()
+    q.eval()
+    q(torch.tensor([-1.0, 2.0]))
+    q(torch.tensor([0.0, 4.0]))
+    assert (float(q.lo), float(q.hi)) == (-1.0, 4.0)  # calibration: global min/max
+    q.set_mode(MODE_AVERAGE)
+    q(torch.tensor([0.0, 100.0]))  # eval mode never moves the range once calibrated
+    assert float(q.hi) == 4.0
+    q.train()
+    q(torch.tensor([0.0, 104.0]))
+    assert float(q.hi) == pytest.approx(5.0)
+    q.set_mode(MODE_FROZEN)
+    q(torch.tensor([-50.0, 500.0]))
+    assert (float(q.lo), float(q.hi)) == pytest.approx((-0.99, 5.0))  # lo averaged towards 0 once
+
+
+@pytest.mark.parametrize("config", CONFIGS)
+def test_qat_twin_and_deploy_model(config):
+    cfg = load_config(config, ["num_classes=3", "imgsz=(64,64)"])
+    torch.manual_seed(0)
+    model = build_model(cfg.model)
+    for m in model.modules():  # non-trivial BN statistics, so folding is really tested
+        if isinstance(m, nn.BatchNorm2d):
+            m.running_mean.uniform_(-0.5, 0.5), m.running_var.uniform_(0.5, 2.0), m.weight.data.uniform_(0.5, 2)
+    model.eval()
+    qmodel = prepare_qat(model)
+    x = torch.randn(2, 3, 64, 64)
+    calibrate(qmodel, [x])
+    qmodel.eval()
+    with torch.no_grad():
+        ref, dep, fq = model(x), deploy_model(qmodel)(x), qmodel(x)
+    for a, b in zip(ref[0] + ref[1], dep[0] + dep[1]):
+        assert torch.allclose(a, b, atol=1e-4, rtol=1e-4)  # BN folding is exact
+    assert not any(isinstance(m, nn.BatchNorm2d) for m in deploy_model(qmodel).modules())
+    for a, b in zip(ref[1], fq[1]):  # fake quantization perturbs but does not break the boxes
+        assert (a - b).abs().max() <= 0.1 * (a.abs().max() + 1e-3)
+        assert not torch.equal(a, b)
+    params = learned_qparams(qmodel)
+    assert len(params) > 50 and all(s > 0 and -128 <= zp <= 127 for s, zp in params.values())
+    # the twin is a drop-in training module: logits/boxes in the same layout, gradients reach the weights
+    qmodel.train()
+    cls, box = qmodel(x)
+    assert [c.shape for c in cls] == [c.shape for c in ref[0]]
+    sum(c.sum() for c in cls + box).backward()
+    assert model.backbone.stem[0].conv.weight.grad is None  # a deep copy: the float model is untouched
+    assert qmodel.backbone.stem[0].conv.weight.grad.abs().sum() > 0
+
+
+def test_bn_freeze_stops_statistics():
+    cfg = load_config(CONFIGS[1], ["num_classes=3", "imgsz=(64,64)"])
+    qmodel = prepare_qat(build_model(cfg.model))
+    x = torch.randn(2, 3, 64, 64)
+    calibrate(qmodel, [x])
+    bn = qmodel.backbone.stem[0].bn
+    qmodel.train()
+    before = bn.running_mean.clone()
+    qmodel(x)
+    assert not torch.equal(before, bn.running_mean)
+    freeze_bn(qmodel)
+    before = bn.running_mean.clone()
+    qmodel(x)
+    assert torch.equal(before, bn.running_mean)
+
+
+def test_unquantizable_model_is_refused():
+    with pytest.raises(ConfigError, match="RTMDet"):
+        prepare_qat(nn.Linear(2, 2))
+    cfg = load_config(CONFIGS[1], ["num_classes=3", "imgsz=(64,64)"])
+    model = build_model(cfg.model)
+    model.backbone.stem[0].act = nn.GELU()
+    with pytest.raises(ConfigError, match="GELU"):
+        prepare_qat(model)
+    assert len(quantizers(prepare_qat(build_model(cfg.model)))) > 50

@@ -49,7 +49,21 @@ def prepare_qat(model: nn.Module) -> nn.Module:
     for m in qmodel.modules():
         if hasattr(m, "tie_quant"):
             m.tie_quant()
+    _tie_backbone_outputs(qmodel)
     return qmodel
+
+
+def _tie_backbone_outputs(qmodel: nn.Module) -> None:
+    """Backbone maps feeding the neck's top-down concats get those concats' grid (as the converter does)."""
+    from .qmodules import tie_inputs
+
+    backbone, neck = qmodel.backbone, qmodel.neck
+    if not hasattr(backbone, "stages") or not hasattr(neck, "td_cat_q"):
+        return
+    outs = [backbone.stem if i == 0 else backbone.stages[i - 1].csp for i in backbone.out_indices]
+    n = len(outs)
+    for j, i in enumerate(range(n - 1, 0, -1)):
+        tie_inputs(neck.td_cat_q[j], [outs[i - 1]])
 
 
 _LEAF_OK = (nn.Conv2d, nn.BatchNorm2d, nn.ReLU, nn.ReLU6, nn.SiLU, nn.Hardswish, nn.Hardsigmoid, nn.Identity,

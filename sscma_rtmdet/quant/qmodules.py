@@ -173,10 +173,12 @@ class QCSPNeXtPAFPN(CSPNeXtPAFPN):
         self.bu_cat_q = nn.ModuleList(ActQuant() for _ in range(n - 1))
 
     def tie_quant(self, backbone_stages=None) -> None:
-        """Down-sampling convs share their bottom-up concat's grid. The reduce convs feed two concats
-        (top-down via the resize, bottom-up directly) and keep their own grid."""
+        """Down-sampling convs share their bottom-up concat's grid. A reduce conv feeds two concats: the
+        converter gives it the bottom-up one's grid (direct input) and requantizes its resized copy into
+        the top-down concat, which td_cat_q models."""
+        n = len(self.bu_cat_q)
         for i, q in enumerate(self.bu_cat_q):
-            tie_inputs(q, [self.downsample[i]])
+            tie_inputs(q, [self.downsample[i], self.reduce[n - 1 - i]])
 
     def forward(self, feats):
         n = len(feats)

@@ -26,8 +26,8 @@ from .metadata import read_metadata, write_metadata
 from .onnx2tf_fixes import prepare_for_onnx2tf
 
 FORMATS = ("float32", "float16", "int8")
-# Max abs error vs onnxruntime, as a fraction of each output's range, beyond which the export is refused.
-# fractions of each output's range; a correct fp32 conversion is ~1e-6 (a layout bug showed 9e-4 on some outputs)
+# Max abs error vs onnxruntime, as a fraction of each output's range, beyond which the export is refused
+# (a correct float32 conversion is ~1e-6; an onnx2tf layout bug showed 9e-4 on some outputs).
 VERIFY_TOL = {"float32": 1e-4, "float16": 2e-2, "int8": 0.15}
 
 

@@ -23,6 +23,9 @@ from .optim import build_optimizer
 from .schedule import schedule_from_config
 
 
+LAST_CKPT_EVERY_S = 60.0
+
+
 class TrainingDiverged(UserError):
     """The loss became NaN/inf; nothing was saved from the broken step."""
 
@@ -53,6 +56,7 @@ class Trainer:
         seed_everything(opts.seed + self.dist.rank)
         self._build()
         self.epoch, self.iter, self.best = 0, 0, {"metric": -1.0, "path": None}
+        self._last_saved: float | None = None
         if opts.resume:
             self._resume(opts.resume)
         elif cfg.get("load_from"):
@@ -258,13 +262,21 @@ class Trainer:
             if old and Path(old) != path:
                 Path(old).unlink(missing_ok=True)
             self.log.info(f"best coco/bbox_mAP {mAP:.4f} at epoch {self.epoch}: {path.name}")
+        periodic = self.epoch % int(sched["save_interval"]) == 0 or final
+        # last.pth (for --resume) at most once a minute: short epochs would otherwise spend their time
+        # writing it. Any epoch boundary is an exact resume point, so this only bounds the work lost.
+        due = self._last_saved is None or time.monotonic() - self._last_saved >= LAST_CKPT_EVERY_S
+        if not (periodic or due):
+            barrier(self.dist)
+            return
         ckpt = self._checkpoint(metrics)
-        if self.epoch % int(sched["save_interval"]) == 0 or final:
+        if periodic:
             path = self.work_dir / f"epoch_{self.epoch}.pth"
             ckpt_io.save_checkpoint(ckpt, path)
             ckpt_io.prune_epoch_checkpoints(self.work_dir, int(sched["max_keep_ckpts"]), {path})
             self.log.info(f"saved {path}")
         ckpt_io.save_checkpoint(ckpt, self.work_dir / "last.pth")
+        self._last_saved = time.monotonic()
         barrier(self.dist)
 
 

@@ -1,0 +1,40 @@
+"""Every shipped config exports to ONNX and full-int8 TFLite at 192x192, and both files run and agree with
+torch (random, well-conditioned weights: the conversion, not the training, is under test)."""
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from conftest import PRE
+from standin import init_well_conditioned
+
+from sscma_rtmdet.config import load_config
+from sscma_rtmdet.export.calibration import calibration_images, find_images
+from sscma_rtmdet.export.onnx_export import export_onnx
+from sscma_rtmdet.export.tflite_export import export_tflite
+from sscma_rtmdet.inference.backends import TorchBackend, load_backend
+from sscma_rtmdet.models import build_model
+
+REPO = Path(__file__).resolve().parents[2]
+CONFIGS = sorted(p.name for p in (REPO / "configs").glob("*.py"))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", CONFIGS)
+def test_config_exports_onnx_and_int8(name, image_dir, tmp_path):
+    cfg = load_config(REPO / "configs" / name, ["num_classes=3", "imgsz=(192,192)"])
+    torch.manual_seed(0)
+    model = init_well_conditioned(build_model(cfg.model)).eval()
+    onnx_path = tmp_path / "m.onnx"
+    export_onnx(model, PRE, (192, 192), onnx_path, num_classes=3)
+    calib = calibration_images(find_images(image_dir), (192, 192), PRE, 8, cache_dir=None)
+    out = export_tflite(onnx_path, tmp_path / "m", ["int8"], calib)  # verified against ONNX inside
+    ref = TorchBackend(model, PRE, (192, 192))(calib[:2])
+    onnx_out = load_backend(onnx_path)(calib[:2])
+    int8 = load_backend(out["int8"])
+    assert int8.meta["input"]["dtype"] == "int8"
+    int8_out = int8(calib[:2])
+    for k, r in ref.items():
+        span = float(r.max() - r.min()) or 1.0
+        assert np.abs(onnx_out[k] - r).max() <= 1e-4 * max(span, 1.0), k
+        assert np.abs(int8_out[k] - r).max() <= 0.15 * span, k

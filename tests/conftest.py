@@ -1,36 +1,19 @@
-"""Shared fixtures. Reference tensors live in ../shared/reference (beside the clone) or $SSCMA_SHARED."""
+"""Fixtures for every test folder. Plain helpers live in _shared.py (import them from there)."""
 from __future__ import annotations
-
-import os
-from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
-CONFIGS = REPO / "configs"
-
-
-def shared_dir() -> Path:
-    env = os.environ.get("SSCMA_SHARED")
-    return Path(env) if env else REPO.parent / "shared"
-
-
-def reference_file(name: str) -> Path:
-    """Path of a golden file from mmdetection 3.3.0; skips the test when shared/ is absent."""
-    path = shared_dir() / "reference" / "mmdet-3.3.0" / name
-    if not path.exists():
-        pytest.skip(f"reference file {path} not present")
-    return path
+from _shared import NANO, REPO, demo_options
 
 
 @pytest.fixture(scope="session")
-def repo_root() -> Path:
+def repo_root():
     return REPO
 
 
 @pytest.fixture(autouse=True)
 def _few_threads():
-    """2-core CI machine: keep each test's torch to 2 threads and deterministic."""
+    """2-core CI machine: keep each test's torch to 2 threads."""
     try:
         import torch
     except ImportError:  # pragma: no cover
@@ -38,19 +21,6 @@ def _few_threads():
         return
     torch.set_num_threads(2)
     yield
-
-
-NANO = CONFIGS / "rtmdet_nano_8xb32_300e_coco.py"
-
-
-def demo_options(data_root: Path, **extra) -> list[str]:
-    """The SSCMA tutorial's --cfg-options for a Roboflow-layout set, plus small-run settings."""
-    opts = [f"data_root={data_root}/", "num_classes=3", "train_ann_file=train/_annotations.coco.json",
-            "val_ann_file=valid/_annotations.coco.json", "train_img_prefix=train/", "val_img_prefix=valid/"]
-    small = dict(max_epochs=2, imgsz="(64,64)", batch_size=4, val_batch_size=4, num_workers=0,
-                 warmup_iters=2, val_interval=1, log_interval=1)
-    small.update(extra)
-    return opts + [f"{k}={v}" for k, v in small.items()]
 
 
 @pytest.fixture(scope="session")

@@ -4,7 +4,7 @@ import torch
 
 from sscma_rtmdet.errors import ConfigError
 from sscma_rtmdet.postprocess import decode_predictions, rescale_boxes
-from conftest import reference_file
+from _shared import reference_file
 
 TEST_CFG = dict(score_thr=0.001, nms_pre=30000, iou_threshold=0.65, max_per_img=300)
 

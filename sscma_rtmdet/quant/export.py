@@ -23,7 +23,6 @@ from torch import nn
 
 from ..export.tflite_export import _quiet_tf, onnx_to_saved_model, tflite_metadata, verify_against_onnx
 from ..utils.fileio import atomic_write
-from .fake_quant import ActQuant
 from .qmodel import quantizers
 from .qmodules import QConv2d, QConvModule
 

@@ -2,7 +2,7 @@ import torch
 
 from sscma_rtmdet.criterion import DynamicSoftLabelAssigner
 from sscma_rtmdet.ops import bbox_overlaps, make_priors
-from conftest import reference_file
+from _shared import reference_file
 
 
 def test_matches_mmdet_oracle():

@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from sscma_rtmdet.criterion import DynamicSoftLabelAssigner, RTMDetCriterion
-from conftest import reference_file
+from _shared import reference_file
 
 pytestmark = pytest.mark.slow  # one 2x3x640x640 forward + backward of the tiny model (~30 s on 2 cores)
 

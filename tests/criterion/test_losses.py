@@ -4,7 +4,7 @@ import torch
 
 from sscma_rtmdet.criterion import giou_loss, quality_focal_loss
 from sscma_rtmdet.criterion.losses import F32_EPS
-from conftest import reference_file
+from _shared import reference_file
 
 
 def test_oracle_values():

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import reference_file
+from _shared import reference_file
 from sscma_rtmdet.data.preprocess import Preprocess, letterbox, normalize
 from sscma_rtmdet.errors import ConfigError
 

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from conftest import NANO as CONFIG  # noqa: F401  (re-exported for the tests here)
-from conftest import demo_options as tutorial_options  # noqa: F401
+from _shared import NANO as CONFIG  # noqa: F401  (re-exported for the tests here)
+from _shared import demo_options as tutorial_options  # noqa: F401
 
 from sscma_rtmdet.data.demo import make_demo_dataset
 

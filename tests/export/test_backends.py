@@ -4,7 +4,7 @@ import pytest
 from sscma_rtmdet.errors import UserError
 from sscma_rtmdet.inference.backends import TorchBackend, dequantize, load_backend, quantize
 
-from conftest import PRE, make_model
+from _export_helpers import PRE, make_model
 
 
 def test_quantize_rounds_and_clips():

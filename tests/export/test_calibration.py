@@ -7,7 +7,7 @@ import pytest
 from sscma_rtmdet.errors import UserError
 from sscma_rtmdet.export.calibration import calibration_images, find_images, select_files
 
-from conftest import PRE
+from _export_helpers import PRE
 
 
 def test_find_images_recursive_any_ext(tmp_path, image_dir):

@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import PRE
+from _export_helpers import PRE
 from standin import init_well_conditioned
 
 from sscma_rtmdet.config import load_config

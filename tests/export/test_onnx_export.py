@@ -10,7 +10,7 @@ from sscma_rtmdet.export.metadata import ONNX_PROPS_KEY, read_metadata
 from sscma_rtmdet.export.onnx_export import ExportWrapper, export_onnx
 from sscma_rtmdet.inference.backends import TorchBackend, load_backend
 
-from conftest import PRE, make_model, normalise
+from _export_helpers import PRE, make_model, normalise
 
 
 def _batch(image_dir, hw):

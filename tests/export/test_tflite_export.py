@@ -8,7 +8,7 @@ from sscma_rtmdet.errors import CheckpointError, UserError
 from sscma_rtmdet.export.tflite_export import ExportError, check_full_int8, export_tflite, map_outputs
 from sscma_rtmdet.inference.backends import TorchBackend, load_backend
 
-from conftest import PRE
+from _export_helpers import PRE
 
 pytestmark = pytest.mark.slow
 CASES = [("standin", (192, 256)), ("nano", (192, 192)), ("nano", (192, 256))]

@@ -7,7 +7,7 @@ import re
 import pytest
 import torch
 from _model_cfgs import model_cfg
-from conftest import reference_file
+from _shared import reference_file
 
 from sscma_rtmdet.errors import CheckpointError
 from sscma_rtmdet.models import build_model, convert_key, load_checkpoint

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 import torch
 from _model_cfgs import model_cfg
-from conftest import reference_file
+from _shared import reference_file
 
 from sscma_rtmdet.models import build_model, count_flops, summarize
 

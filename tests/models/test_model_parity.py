@@ -14,7 +14,7 @@ from __future__ import annotations
 import pytest
 import torch
 from _model_cfgs import model_cfg
-from conftest import reference_file
+from _shared import reference_file
 
 from sscma_rtmdet.models import build_model, convert_key, load_checkpoint
 

@@ -39,3 +39,36 @@ def tiny_run(tmp_path_factory):
                                                      progress=False)).train()
     return {"data": data, "options": options, "root": root, "work_dir": work_dir,
             "ckpt": work_dir / "epoch_2.pth", "config": NANO}
+
+
+# Overfitting a handful of demo images: a model whose AP is high enough that format parity means something.
+OVERFIT = dict(num_train=4, seed=12, imgsz=160, epochs=300, lr=0.004)
+
+
+@pytest.fixture(scope="session")
+def overfit_run(tmp_path_factory):
+    """nano trained on 4 demo images (val = the same images, plain letterbox pipeline, no mosaic)."""
+    import torch
+
+    from sscma_rtmdet.config import load_config
+    from sscma_rtmdet.data.demo import make_demo_dataset
+    from sscma_rtmdet.engine.trainer import Trainer, TrainOptions
+
+    root = tmp_path_factory.mktemp("overfit")
+    data = root / "demo"
+    make_demo_dataset(data, seed=OVERFIT["seed"], num_train=OVERFIT["num_train"], num_valid=2, num_test=1)
+    sz, ep = OVERFIT["imgsz"], OVERFIT["epochs"]
+    options = [f"data_root={data}/", "num_classes=3", "train_ann_file=train/_annotations.coco.json",
+               "val_ann_file=train/_annotations.coco.json", "train_img_prefix=train/", "val_img_prefix=train/",
+               f"imgsz=({sz},{sz})", f"max_epochs={ep}", f"stage2_num_epochs={ep}", f"val_interval={ep}",
+               f"batch_size={OVERFIT['num_train']}", "num_workers=0", "warmup_iters=5",
+               f"base_lr={OVERFIT['lr']}", "log_interval=100", f"save_interval={ep}",
+               f"train_pipeline_stage2=[{{'type': 'LetterResize', 'size': ({sz}, {sz}), 'pad_val': 114}}]"]
+    work_dir = root / "work_dir"
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    metrics = Trainer(load_config(NANO, options), TrainOptions(work_dir=work_dir, config_path=str(NANO),
+                                                               progress=False)).train()
+    torch.set_num_threads(threads)
+    return {"data": data, "options": options, "work_dir": work_dir, "metrics": metrics,
+            "ckpt": work_dir / f"epoch_{ep}.pth", "config": NANO}

@@ -1,0 +1,36 @@
+"""A trained model keeps its accuracy in every exported format (small scale: the overfit model)."""
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _ap(config, model, options) -> tuple[float, float]:
+    res = subprocess.run([sys.executable, str(REPO / "tools" / "test.py"), str(config), str(model),
+                          "--cfg-options", *options, "--no-progress"], capture_output=True, text=True, timeout=900)
+    assert res.returncode == 0, res.stderr[-3000:]
+    ap, ap50 = re.search(r"bbox_mAP_copypaste: (\S+) (\S+)", res.stdout).groups()
+    return float(ap), float(ap50)
+
+
+@pytest.mark.slow
+def test_exported_files_score_like_the_checkpoint(overfit_run):
+    run = overfit_run
+    res = subprocess.run([sys.executable, str(REPO / "tools" / "export.py"), str(run["config"]), str(run["ckpt"]),
+                          "--cfg-options", *run["options"], "--format", "onnx", "tflite", "--calib-num", "4"],
+                         capture_output=True, text=True, timeout=1200)
+    assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-3000:]
+    assert "max abs error vs torch" in res.stdout
+    stem = run["ckpt"].with_suffix("")
+    ap_pth = _ap(run["config"], run["ckpt"], run["options"])
+    assert ap_pth[1] >= 0.5  # a model worth comparing
+    for suffix, tol in ((".onnx", 0.001), ("_float32.tflite", 0.001), ("_float16.tflite", 0.005),
+                        ("_int8.tflite", 0.03)):
+        path = Path(f"{stem}{suffix}")
+        assert path.exists() and Path(f"{path}.json").exists(), path
+        ap = _ap(run["config"], path, run["options"])
+        assert abs(ap[0] - ap_pth[0]) <= tol and abs(ap[1] - ap_pth[1]) <= tol, (suffix, ap, ap_pth)

@@ -15,3 +15,7 @@ class DataError(UserError):
 
 class CheckpointError(UserError):
     """A checkpoint or exported model does not fit the config or is unreadable."""
+
+
+class ExportFailed(UserError):
+    """An exported file failed its checks or a converter failed; the message says which and why."""

@@ -20,7 +20,7 @@ from typing import Iterable
 
 import numpy as np
 
-from ..errors import UserError
+from ..errors import ExportFailed, UserError
 from ..utils.fileio import atomic_write
 from .metadata import read_metadata, write_metadata
 from .onnx2tf_fixes import prepare_for_onnx2tf
@@ -28,10 +28,12 @@ from .onnx2tf_fixes import prepare_for_onnx2tf
 FORMATS = ("float32", "float16", "int8")
 # Max abs error vs onnxruntime, as a fraction of each output's range, beyond which the export is refused
 # (a correct float32 conversion is ~1e-6; an onnx2tf layout bug showed 9e-4 on some outputs).
-VERIFY_TOL = {"float32": 1e-4, "float16": 2e-2, "int8": 0.15}
+# int8 is judged by its typical and 99th-percentile error: single elements near the ends of a quantized range
+# legitimately err by 20-30% of it (a trained demo nano: p99 <= 0.12, mean <= 0.016, AP 0.164 vs 0.166 float).
+VERIFY_TOL = {"float32": {"max": 1e-4}, "float16": {"max": 2e-2}, "int8": {"mean": 0.05, "p99": 0.25}}
 
 
-class ExportError(RuntimeError):
+class ExportError(ExportFailed, RuntimeError):
     """A conversion produced a wrong or partially-float model (never silently accepted)."""
 
 
@@ -160,12 +162,15 @@ def tflite_metadata(onnx_meta: dict, path: Path, precision: str) -> dict:
     return meta
 
 
-def verify_against_onnx(tflite_path: Path, onnx_path: Path, samples: np.ndarray) -> dict[str, float]:
-    """Max abs error per output (tflite vs onnxruntime, matched by name) relative to the output's range.
+def verify_against_onnx(tflite_path: Path, onnx_path: Path, samples: np.ndarray,
+                        stat: str = "max") -> dict[str, float]:
+    """Abs error per output (tflite vs onnxruntime, matched by name) relative to the output's range;
+    `stat` reduces it: 'max', 'p99' (99th percentile) or 'mean'.
 
     For int8 outputs the range is floored at 32 quantization steps, so a near-constant output (an
     untrained head) is not flagged for an error of one or two steps.
     """
+    reduce = {"max": np.max, "mean": np.mean, "p99": lambda e: np.quantile(e, 0.99)}[stat]
     from ..inference.backends import load_backend
 
     ref = load_backend(onnx_path)(samples)
@@ -177,7 +182,7 @@ def verify_against_onnx(tflite_path: Path, onnx_path: Path, samples: np.ndarray)
             raise ExportError(f"{tflite_path}: output {name} has shape {got[name].shape}, ONNX {r.shape}")
         q = tfl.meta["outputs"][name].get("quantization") or {}
         span = max(float(r.max() - r.min()), 32 * q.get("scale", 0.0)) or 1.0
-        errs[name] = float(np.abs(got[name] - r).max()) / span
+        errs[name] = float(reduce(np.abs(got[name] - r))) / span
     return errs
 
 
@@ -231,9 +236,12 @@ def _convert_all(onnx_path, out_stem, formats, calib, meta, samples, strict: boo
 
 
 def _verify(path: Path, onnx_path: Path, samples: np.ndarray, precision: str) -> dict:
-    errs = verify_against_onnx(path, onnx_path, samples)
-    worst = max(errs, key=errs.get)
-    if errs[worst] > VERIFY_TOL[precision]:
-        raise ExportError(f"{precision} TFLite output {worst} differs from ONNX by {errs[worst]:.3g} of its range "
-                          f"(limit {VERIFY_TOL[precision]}); conversion is wrong")
-    return {"max_rel_err_vs_onnx": errs, "samples": int(len(samples))}
+    report = {"samples": int(len(samples))}
+    for stat, tol in VERIFY_TOL[precision].items():
+        errs = verify_against_onnx(path, onnx_path, samples, stat)
+        worst = max(errs, key=errs.get)
+        if errs[worst] > tol:
+            raise ExportError(f"{precision} TFLite output {worst} differs from ONNX by {errs[worst]:.3g} of its "
+                              f"range ({stat}; limit {tol}); conversion is wrong")
+        report[f"{stat}_rel_err_vs_onnx"] = errs
+    return report

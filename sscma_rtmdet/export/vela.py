@@ -13,7 +13,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from ..errors import UserError
+from ..errors import ExportFailed, UserError
 from ..utils.fileio import atomic_write_text
 
 VELA_INI = Path(__file__).with_name("himax_vela.ini")
@@ -25,7 +25,7 @@ _CSV_FIELDS = {"inference_time": ("inference_time_ms", 1e3), "inferences_per_sec
                "sram_memory_used": ("sram_kib", 1), "off_chip_flash_memory_used": ("flash_kib", 1)}
 
 
-class VelaError(RuntimeError):
+class VelaError(ExportFailed, RuntimeError):
     """Vela failed on a model this toolkit produced."""
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from _shared import NANO, REPO, demo_options
+from _shared import CONFIGS, NANO, REPO, demo_options
 
 
 @pytest.fixture(scope="session")
@@ -42,11 +42,10 @@ def tiny_run(tmp_path_factory):
 
 
 # Overfitting a handful of demo images: a model whose AP is high enough that format parity means something.
-OVERFIT = dict(num_train=4, seed=12, imgsz=160, epochs=300, lr=0.004)
+OVERFIT = dict(num_train=4, seed=12, imgsz=(160, 160), epochs=300, lr=0.004)
 
 
-@pytest.fixture(scope="session")
-def overfit_run(tmp_path_factory):
+def _overfit(tmp_path_factory, config, imgsz):
     """nano trained on 4 demo images (val = the same images, plain letterbox pipeline, no mosaic)."""
     import torch
 
@@ -57,18 +56,30 @@ def overfit_run(tmp_path_factory):
     root = tmp_path_factory.mktemp("overfit")
     data = root / "demo"
     make_demo_dataset(data, seed=OVERFIT["seed"], num_train=OVERFIT["num_train"], num_valid=2, num_test=1)
-    sz, ep = OVERFIT["imgsz"], OVERFIT["epochs"]
+    (h, w), ep = imgsz, OVERFIT["epochs"]
     options = [f"data_root={data}/", "num_classes=3", "train_ann_file=train/_annotations.coco.json",
                "val_ann_file=train/_annotations.coco.json", "train_img_prefix=train/", "val_img_prefix=train/",
-               f"imgsz=({sz},{sz})", f"max_epochs={ep}", f"stage2_num_epochs={ep}", f"val_interval={ep}",
+               f"imgsz=({h},{w})", f"max_epochs={ep}", f"stage2_num_epochs={ep}", f"val_interval={ep}",
                f"batch_size={OVERFIT['num_train']}", "num_workers=0", "warmup_iters=5",
                f"base_lr={OVERFIT['lr']}", "log_interval=100", f"save_interval={ep}",
-               f"train_pipeline_stage2=[{{'type': 'LetterResize', 'size': ({sz}, {sz}), 'pad_val': 114}}]"]
+               f"train_pipeline_stage2=[{{'type': 'LetterResize', 'size': ({h}, {w}), 'pad_val': 114}}]"]
     work_dir = root / "work_dir"
     threads = torch.get_num_threads()
     torch.set_num_threads(2)
-    metrics = Trainer(load_config(NANO, options), TrainOptions(work_dir=work_dir, config_path=str(NANO),
-                                                               progress=False)).train()
+    metrics = Trainer(load_config(config, options), TrainOptions(work_dir=work_dir, config_path=str(config),
+                                                                 progress=False)).train()
     torch.set_num_threads(threads)
     return {"data": data, "options": options, "work_dir": work_dir, "metrics": metrics,
-            "ckpt": work_dir / f"epoch_{ep}.pth", "config": NANO}
+            "ckpt": work_dir / f"epoch_{ep}.pth", "config": config}
+
+
+@pytest.fixture(scope="session")
+def overfit_run(tmp_path_factory):
+    """The SiLU nano (tutorial config), square input."""
+    return _overfit(tmp_path_factory, NANO, OVERFIT["imgsz"])
+
+
+@pytest.fixture(scope="session")
+def overfit_run_relu_nonsquare(tmp_path_factory):
+    """The ReLU nano (NPU config) at a non-square input, 160x224."""
+    return _overfit(tmp_path_factory, CONFIGS / "rtmdet_nano_8xb32_300e_coco_relu.py", (160, 224))

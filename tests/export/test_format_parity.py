@@ -18,8 +18,9 @@ def _ap(config, model, options) -> tuple[float, float]:
 
 
 @pytest.mark.slow
-def test_exported_files_score_like_the_checkpoint(overfit_run):
-    run = overfit_run
+@pytest.mark.parametrize("fixture", ["overfit_run", "overfit_run_relu_nonsquare"])
+def test_exported_files_score_like_the_checkpoint(fixture, request):
+    run = request.getfixturevalue(fixture)
     res = subprocess.run([sys.executable, str(REPO / "tools" / "export.py"), str(run["config"]), str(run["ckpt"]),
                           "--cfg-options", *run["options"], "--format", "onnx", "tflite", "--calib-num", "4"],
                          capture_output=True, text=True, timeout=1200)

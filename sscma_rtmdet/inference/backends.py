@@ -169,8 +169,21 @@ def dequantize(q: np.ndarray, qparams) -> np.ndarray:
     return ((q.astype(np.float32) - zp) * scale).astype(np.float32)
 
 
+def _checkpoint_backend(path: Path, threads: int) -> "TorchBackend":
+    """A self-describing checkpoint of ours, run through ExportWrapper like the files exported from it."""
+    import torch
+
+    from ..data.preprocess import Preprocess
+    from .detector import _torch_model_from_checkpoint
+
+    torch.set_num_threads(threads)
+    model, meta = _torch_model_from_checkpoint(path, "cpu")
+    return TorchBackend(model, Preprocess.from_config(meta["preprocess"]), meta["imgsz"],
+                        class_names=meta.get("classes"), num_classes=meta.get("num_classes"))
+
+
 def load_backend(path: str | os.PathLike, threads: int = 1) -> Backend:
-    """Backend chosen by suffix: .onnx, .tflite, .pth (checkpoints: not wired yet)."""
+    """Backend chosen by suffix: .onnx, .tflite or .pth/.pt (our checkpoints, which carry their config)."""
     path = Path(path)
     if not path.is_file():
         raise UserError(f"model file {path} not found")
@@ -180,6 +193,5 @@ def load_backend(path: str | os.PathLike, threads: int = 1) -> Backend:
     if suffix == ".tflite":
         return TFLiteBackend(path, threads)
     if suffix in (".pth", ".pt"):
-        raise NotImplementedError(f"{path}: loading checkpoints here awaits the checkpoint format; build the "
-                                  "model and use TorchBackend(model, preprocess, imgsz)")
+        return _checkpoint_backend(path, threads)
     raise UserError(f"{path}: unknown model type {suffix!r}; expected .pth, .onnx or .tflite")

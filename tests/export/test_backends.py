@@ -23,7 +23,7 @@ def test_load_backend_errors(tmp_path):
         load_backend(bad)
     ckpt = tmp_path / "m.pth"
     ckpt.write_bytes(b"x")
-    with pytest.raises(NotImplementedError):
+    with pytest.raises(UserError, match="cannot read checkpoint"):
         load_backend(ckpt)
 
 

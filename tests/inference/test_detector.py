@@ -51,3 +51,14 @@ def test_infer_cli_on_folder_and_video(tiny_run, tmp_path):
                           str(tiny_run["data"] / "valid" / "_annotations.coco.json"), "--out-dir", str(tmp_path / "x")],
                          capture_output=True, text=True, timeout=300)
     assert bad.returncode == 2 and "not an image" in bad.stderr
+
+
+def test_load_backend_runs_a_checkpoint_like_an_export(tiny_run):
+    from sscma_rtmdet.inference.backends import load_backend
+
+    backend = load_backend(tiny_run["ckpt"])
+    assert backend.input_hw == (64, 64) and backend.num_classes == 3
+    assert backend.meta["class_names"] == ["circle", "square", "triangle"]
+    out = backend(np.full((2, 64, 64, 3), 114, np.uint8))
+    assert out["score_s8"].shape == (2, 3, 8, 8) and out["box_s32"].shape == (2, 4, 2, 2)
+    assert ((out["score_s8"] >= 0) & (out["score_s8"] <= 1)).all()

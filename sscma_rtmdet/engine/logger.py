@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 
-def setup_logger(work_dir: Path | None, enabled: bool = True, name: str = "sscma_rtmdet") -> logging.Logger:
+def setup_logger(work_dir: Path | None, enabled: bool = True, name: str = "sscma_rtmdet.run") -> logging.Logger:
     logger = logging.getLogger(name)
     logger.handlers.clear()
     logger.propagate = False

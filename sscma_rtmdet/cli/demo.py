@@ -32,6 +32,7 @@ def main(config, data, work_dir, epochs, imgsz, formats, threads):
     from ..engine.checkpoint import load_checkpoint_file
     from ..engine.trainer import Trainer, TrainOptions
     from ..export.pipeline import ExportRequest, export_checkpoint
+    from ..utils.fileio import atomic_write_text
 
     torch.set_num_threads(threads)
     data, work = Path(data).resolve(), Path(work_dir)
@@ -52,7 +53,7 @@ def main(config, data, work_dir, epochs, imgsz, formats, threads):
     rows = evaluate_all(cfg, final, files, threads)
     table = format_table(rows)
     click.echo(table)
-    (work / "results.md").write_text(table + "\n")
+    atomic_write_text(work / "results.md", table + "\n")
 
 
 def evaluate_all(cfg, ckpt: Path, files: dict, threads: int) -> list[dict]:

@@ -18,7 +18,9 @@ from ..utils.fileio import atomic_write
 
 IMAGE_EXTS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".jpe", ".jp2", ".pgm",
                         ".ppm", ".pbm"})
-DEFAULT_CACHE_DIR = Path("calibration") / "cache"
+#: Calibration batches are cached here (keyed by files, imgsz and preprocessing); SSCMA_CALIB_CACHE overrides.
+#: Anchored at the toolkit root, never the cwd.
+DEFAULT_CACHE_DIR = Path(os.environ.get("SSCMA_CALIB_CACHE", Path(__file__).resolve().parents[2] / "calibration" / "cache"))
 
 
 def find_images(folder: str | os.PathLike) -> list[Path]:

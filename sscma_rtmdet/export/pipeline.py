@@ -2,7 +2,6 @@
 every written file against the torch model on real (calibration) images."""
 from __future__ import annotations
 
-import os
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -17,8 +16,6 @@ from ..errors import CheckpointError, UserError
 FORMAT_CHOICES = ("onnx", "tflite", "vela")
 TFLITE_PRECISIONS = ("float32", "float16", "int8")
 DEFAULT_CALIB_NUM = 200
-#: Calibration batches are cached here (keyed by files, imgsz and preprocessing); SSCMA_CALIB_CACHE overrides.
-CALIB_CACHE = Path(os.environ.get("SSCMA_CALIB_CACHE", Path(__file__).resolve().parents[2] / "calibration" / "cache"))
 
 
 @dataclass
@@ -87,7 +84,7 @@ def _check_against_training(meta: dict, imgsz, preprocess, log) -> None:
 def calibration_batch(cfg: Config, req: ExportRequest, imgsz, preprocess, n: int | None = None) -> np.ndarray:
     """Letterboxed raw-pixel calibration images from --calib-images or the config's training images."""
     from ..engine.build import build_coco
-    from .calibration import calibration_images, find_images
+    from .calibration import DEFAULT_CACHE_DIR, calibration_images, find_images
 
     if req.calib_images:
         files = find_images(req.calib_images)
@@ -97,7 +94,7 @@ def calibration_batch(cfg: Config, req: ExportRequest, imgsz, preprocess, n: int
         files = [Path(coco.image_path(i)) for i in range(len(coco))]
         where = "the config's training set"
     n = n or req.calib_num
-    batch = calibration_images(files, imgsz, preprocess, n, cache_dir=CALIB_CACHE,
+    batch = calibration_images(files, imgsz, preprocess, n, cache_dir=DEFAULT_CACHE_DIR,
                                normalized=not req.fold_normalization)
     req.log(f"calibration: {len(batch)} images from {where}, letterboxed to {imgsz[0]}x{imgsz[1]}")
     return batch

@@ -21,7 +21,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..export.tflite_export import _quiet_tf, onnx_to_saved_model, tflite_metadata, verify_against_onnx
+from ..export.int8 import (calibrate_only, calibrated_tensors, override_ranges, quantize_calibrated,
+                           silu_floor_ranges)
+from ..export.tflite_export import onnx_to_saved_model, tflite_metadata, verify_against_onnx
 from ..utils.fileio import atomic_write
 from .qmodel import quantizers
 from .qmodules import QConv2d, QConvModule
@@ -71,19 +73,6 @@ def capture_points(qmodel: nn.Module, x: torch.Tensor, quantize: bool = False) -
     return captured
 
 
-def calibrate_only(saved_model: Path, calib: np.ndarray) -> bytes:
-    """SavedModel -> float flatbuffer carrying per-tensor calibration min/max (not yet quantized)."""
-    tf = _quiet_tf()
-    conv = tf.lite.TFLiteConverter.from_saved_model(str(saved_model))
-    conv.optimizations = [tf.lite.Optimize.DEFAULT]
-    conv.representative_dataset = lambda: ([calib[i:i + 1].astype(np.float32)] for i in range(len(calib)))
-    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    conv.inference_input_type = tf.int8
-    conv.inference_output_type = tf.int8
-    conv._experimental_calibrate_only = True
-    return conv.convert()
-
-
 def tflite_activations(model_bytes: bytes, sample: np.ndarray) -> dict[int, np.ndarray]:
     """{tensor index: value} of every float activation tensor for one input (1,H,W,3)."""
     from ai_edge_litert.interpreter import Interpreter
@@ -121,30 +110,6 @@ def match_tensors(tfl: dict[int, np.ndarray], ours: dict[str, np.ndarray]) -> di
     return matches
 
 
-def override_ranges(calibrated: bytes, ranges: dict[int, tuple[float, float]]) -> bytes:
-    """Replace the calibration min/max of the given tensors (index in subgraph 0) in the flatbuffer."""
-    from tensorflow.lite.tools import flatbuffer_utils as fbu
-
-    model = fbu.convert_bytearray_to_object(bytearray(calibrated))
-    tensors = model.subgraphs[0].tensors
-    for idx, (lo, hi) in ranges.items():
-        q = tensors[idx].quantization
-        if q is None or q.min is None:
-            continue
-        q.min = np.asarray([lo], np.float32)
-        q.max = np.asarray([hi], np.float32)
-    return bytes(fbu.convert_object_to_bytearray(model))
-
-
-def quantize_calibrated(calibrated: bytes) -> bytes:
-    """Calibrated float flatbuffer -> full-int8 flatbuffer (int8 input/output, per-channel weights)."""
-    tf = _quiet_tf()
-    from tensorflow.lite.python import convert
-
-    return convert.mlir_quantize(calibrated, disable_per_channel=False, input_data_type=tf.int8,
-                                 output_data_type=tf.int8)
-
-
 def learned_ranges(qmodel: nn.Module, matches: dict[int, str]) -> dict[int, tuple[float, float]]:
     """Tensor index -> the float range of the matched quantizer's int8 grid (fixed ones left to TFLite)."""
     qs = quantizers(qmodel)
@@ -162,15 +127,16 @@ def convert_qat(qmodel: nn.Module, saved_model: Path, calib: np.ndarray, preproc
     x = torch.from_numpy(((sample - np.asarray(preprocess.mean, np.float32)) / np.asarray(preprocess.std,
                           np.float32)).transpose(0, 3, 1, 2).copy())
     tfl = tflite_activations(calibrated, sample)
-    calibrated_idx = _calibrated_tensors(calibrated)
+    calibrated_idx = set(calibrated_tensors(calibrated))
     tfl = {i: v for i, v in tfl.items() if i in calibrated_idx}
     ours = capture_points(qmodel, x)
     matches = match_tensors(tfl, ours)
-    ranges = learned_ranges(qmodel, matches)
+    learned = learned_ranges(qmodel, matches)
+    ranges = {**silu_floor_ranges(calibrated), **learned}  # unmatched SiLU inputs floored like PTQ
     int8 = quantize_calibrated(override_ranges(calibrated, ranges))
     names = _tensor_names(calibrated)
     used = set(matches.values())
-    report = {"tensors": len(tfl), "matched": len(matches), "overridden": len(ranges),
+    report = {"tensors": len(tfl), "matched": len(matches), "overridden": len(learned),
               "unmatched_tensors": sorted(names[i] for i in tfl if i not in matches),
               "unused_quantizers": sorted(n for n, q in quantizers(qmodel).items()
                                           if n not in used and q.has_range()),
@@ -182,15 +148,6 @@ def _tensor_names(model_bytes: bytes) -> dict[int, str]:
     from ai_edge_litert.interpreter import Interpreter
 
     return {d["index"]: d["name"] for d in Interpreter(model_content=model_bytes).get_tensor_details()}
-
-
-def _calibrated_tensors(model_bytes: bytes) -> set[int]:
-    """Indices of subgraph-0 tensors that carry calibration min/max (activations, not constants)."""
-    from tensorflow.lite.tools import flatbuffer_utils as fbu
-
-    model = fbu.convert_bytearray_to_object(bytearray(model_bytes))
-    return {i for i, t in enumerate(model.subgraphs[0].tensors)
-            if t.quantization is not None and t.quantization.min is not None and len(t.quantization.min)}
 
 
 def output_agreement(qmodel: nn.Module, tflite_path: Path, preprocess, samples: np.ndarray) -> dict:
@@ -238,8 +195,9 @@ def export_qat_tflite(qmodel: nn.Module, preprocess, imgsz, calib: np.ndarray, o
             fmeta = tflite_metadata(meta, part, "int8")
         write_metadata(out_path, fmeta)  # the backend below reads it
         agreement = output_agreement(qmodel, out_path, preprocess, calib[:2])
-        fmeta["verification"] = {"max_rel_err_vs_onnx": verify_against_onnx(out_path, onnx_file, calib[:2]),
-                                 "samples": 2}
+        errs = verify_against_onnx(out_path, onnx_file, calib[:2], ("max", "mean", "p99"), foreground_boxes=True)
+        fmeta["verification"] = {"samples": 2, "foreground_boxes_only": True,
+                                 **{f"{stat}_rel_err_vs_onnx": e for stat, e in errs.items()}}
     fmeta["qat"] = {"matched_tensors": report["matched"], "activation_tensors": report["tensors"],
                     "ranges_from_qat": report["overridden"], "unmatched_tensors": report["unmatched_tensors"],
                     "unused_quantizers": report["unused_quantizers"], "agreement_with_fake_quant": agreement,

@@ -69,12 +69,15 @@ class ActQuant(nn.Module):
     """Observer + per-tensor asymmetric int8 fake quantizer. Any-shape tensor in, same shape out.
 
     fixed=(scale, zero_point) pins the parameters (TFLite LOGISTIC output: 1/256, -128).
+    floor: the grid never reaches below it (SiLU inputs: export.int8.SILU_INPUT_FLOOR, as the exporter does).
     """
 
-    def __init__(self, fixed: tuple[float, int] | None = None, averaging: float = 0.01):
+    def __init__(self, fixed: tuple[float, int] | None = None, averaging: float = 0.01,
+                 floor: float | None = None):
         super().__init__()
         self.averaging = float(averaging)
         self.fixed = fixed
+        self.floor = floor
         self.register_buffer("lo", torch.tensor(0.0))
         self.register_buffer("hi", torch.tensor(0.0))
         self.register_buffer("mode", torch.tensor(MODE_CALIBRATE))
@@ -100,7 +103,10 @@ class ActQuant(nn.Module):
             return self.tied.qparams()
         if self.fixed is not None:
             return float(self.fixed[0]), int(self.fixed[1])
-        return qparams_from_range(float(self.lo), float(self.hi))
+        lo, hi = float(self.lo), float(self.hi)
+        if self.floor is not None and lo < self.floor < hi:
+            lo = self.floor
+        return qparams_from_range(lo, hi)
 
     def range(self) -> tuple[float, float]:
         """The float range the int8 grid covers: [(qmin - zp) * s, (qmax - zp) * s]."""
@@ -134,4 +140,7 @@ class ActQuant(nn.Module):
     def extra_repr(self) -> str:
         if self.tied is not None:
             return "tied"
-        return f"fixed={self.fixed}" if self.fixed else f"range=({float(self.lo):.4g}, {float(self.hi):.4g})"
+        if self.fixed:
+            return f"fixed={self.fixed}"
+        floor = f", floor={self.floor}" if self.floor is not None else ""
+        return f"range=({float(self.lo):.4g}, {float(self.hi):.4g}){floor}"

@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import ConfigError
+from ..export.int8 import SILU_INPUT_FLOOR
 from ..models.detector import RTMDet
 from ..models.head import RTMDetSepBNHead
 from ..models.layers import ChannelAttention, ConvModule, CSPLayer, CSPNeXtBlock, SPPBottleneck
@@ -54,7 +55,7 @@ class QConvModule(ConvModule):
         self.register_buffer("bn_frozen", torch.tensor(False))
         self.out_q = ActQuant()
         if kind in ("SiLU", "Hardswish"):  # not fused into the conv in TFLite: conv output is a tensor
-            self.pre_q = ActQuant()
+            self.pre_q = ActQuant(floor=SILU_INPUT_FLOOR if kind == "SiLU" else None)
         if kind == "SiLU":
             self.sig_q = ActQuant(fixed=SIGMOID_QPARAMS)
 

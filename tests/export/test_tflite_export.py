@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 from sscma_rtmdet.errors import CheckpointError, UserError
-from sscma_rtmdet.export.tflite_export import ExportError, check_full_int8, export_tflite, map_outputs
+from sscma_rtmdet.export.tflite_export import (ExportError, check_full_int8, export_tflite, map_outputs,
+                                               relative_errors)
 from sscma_rtmdet.inference.backends import TorchBackend, load_backend
 
 from _export_helpers import PRE
@@ -86,6 +87,30 @@ def test_map_outputs_rules():
         map_outputs(["output_0", "output_7"], names)
     with pytest.raises(ExportError):
         map_outputs(["output_0", "output_0"], names)
+
+
+def test_relative_errors_judge_boxes_where_objects_are():
+    rng = np.random.default_rng(0)
+    score = np.zeros((1, 3, 4, 4), np.float32)
+    score[0, 1, 2, 3] = 0.9  # one object
+    box = rng.uniform(0, 20, (1, 4, 4, 4)).astype(np.float32)
+    bad_bg = box.copy()
+    bad_bg[0, :, 0, 0] -= 15  # a background position far off: irrelevant for detection
+    ref, got = {"score_s8": score, "box_s8": box}, {"score_s8": score.copy(), "box_s8": bad_bg}
+    q = {"score_s8": {"scale": 1 / 256}, "box_s8": {"scale": 0.1}}
+    assert relative_errors(ref, got, q, ("max",))["max"]["box_s8"] > 0.5
+    fg = relative_errors(ref, got, q, ("max", "mean", "p99"), foreground_boxes=True)
+    assert fg["max"]["box_s8"] == 0 and fg["mean"]["score_s8"] == 0
+    bad_fg = box.copy()
+    bad_fg[0, 2, 2, 3] += 10  # the object's box is off: flagged
+    got["box_s8"] = bad_fg
+    span = max(np.ptp(box[0, :, 2, 3]), 32 * 0.1)
+    assert relative_errors(ref, got, q, foreground_boxes=True)["max"]["box_s8"] == pytest.approx(10 / span, rel=1e-5)
+    # no position reaches the score threshold: the box output is not judged, scores still are
+    ref["score_s8"] = got["score_s8"] = score * 0
+    assert set(relative_errors(ref, got, q, foreground_boxes=True)["max"]) == {"score_s8"}
+    with pytest.raises(ExportError, match="shape"):
+        relative_errors(ref, {**got, "box_s8": box[:, :2]}, q)
 
 
 def test_float_model_is_not_accepted_as_int8(exports):

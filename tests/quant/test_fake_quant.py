@@ -117,3 +117,20 @@ def test_unquantizable_model_is_refused():
     with pytest.raises(ConfigError, match="GELU"):
         prepare_qat(model)
     assert len(quantizers(prepare_qat(build_model(cfg.model)))) > 50
+
+
+def test_silu_input_grid_is_floored_like_the_exporter():
+    from sscma_rtmdet.export.int8 import SILU_INPUT_FLOOR
+    from sscma_rtmdet.quant.qmodules import QConvModule
+
+    q = ActQuant(floor=SILU_INPUT_FLOOR)
+    q(torch.tensor([-20.0, 0.0, 10.0]))  # calibrates to [-20, 10]
+    lo, hi = q.range()
+    assert lo == pytest.approx(SILU_INPUT_FLOOR, abs=q.qparams()[0]) and hi == pytest.approx(10.0, rel=0.02)
+    assert float(q(torch.tensor([-20.0]))) == pytest.approx(lo)  # saturates at the floor
+    small = ActQuant(floor=SILU_INPUT_FLOOR)
+    small(torch.tensor([-3.0, 4.0]))
+    assert small.range()[0] == pytest.approx(-3.0, abs=0.03)  # a range above the floor is untouched
+    qmodel = prepare_qat(build_model(load_config(CONFIGS[0], ["num_classes=3"]).model))
+    silu = [m for m in qmodel.modules() if isinstance(m, QConvModule) and type(m.act).__name__ == "SiLU"]
+    assert silu and all(m.pre_q.floor == SILU_INPUT_FLOOR for m in silu)

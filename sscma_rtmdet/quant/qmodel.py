@@ -20,8 +20,11 @@ from .fake_quant import MODE_AVERAGE, MODE_CALIBRATE, ActQuant
 from .qmodules import FLOAT_CLASSES, QAT_CLASSES, QConvModule, fold_bn
 
 
-def prepare_qat(model: nn.Module) -> nn.Module:
+def prepare_qat(model: nn.Module, preprocess=None) -> nn.Module:
     """Deep copy of `model` (an RTMDet) with every block swapped for its fake-quant version.
+
+    preprocess (mean/std): the exported graph normalises in two quantized steps, raw * (1/std) then
+    + (-mean/std); given it, the fake-quant input does the same (without, one quantizer after normalising).
 
     Raises ConfigError for a model with layers the int8 path does not model (e.g. another backbone).
     """
@@ -50,6 +53,8 @@ def prepare_qat(model: nn.Module) -> nn.Module:
         if hasattr(m, "tie_quant"):
             m.tie_quant()
     _tie_backbone_outputs(qmodel)
+    if preprocess is not None:
+        qmodel.set_input_normalization(preprocess.mean, preprocess.std)
     return qmodel
 
 

@@ -52,7 +52,7 @@ class QATTrainer(Trainer):
 
         super()._build()
         model, _ = load_torch_model(self.cfg, self.source_checkpoint, self.device)
-        qmodel = prepare_qat(model).train()
+        qmodel = prepare_qat(model, self.preprocess).train()
         n = calibrate(qmodel, self._calib_batches())
         self.log.info(f"QAT: {len(quantizers(qmodel))} quantizers calibrated on {n} batches; schedule {self.qat}")
         self.model = qmodel

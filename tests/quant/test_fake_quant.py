@@ -134,3 +134,25 @@ def test_silu_input_grid_is_floored_like_the_exporter():
     qmodel = prepare_qat(build_model(load_config(CONFIGS[0], ["num_classes=3"]).model))
     silu = [m for m in qmodel.modules() if isinstance(m, QConvModule) and type(m.act).__name__ == "SiLU"]
     assert silu and all(m.pre_q.floor == SILU_INPUT_FLOOR for m in silu)
+
+
+def test_input_is_quantized_in_the_two_steps_of_the_exported_graph():
+    from sscma_rtmdet.data.preprocess import Preprocess
+
+    pre = Preprocess()
+    model = build_model(load_config(CONFIGS[0], ["num_classes=3"]).model).eval()
+    qmodel = prepare_qat(model, pre).eval()
+    assert "in_mul_q" in quantizers(qmodel) and "in_mul_q" not in quantizers(prepare_qat(model))
+    raw = torch.randint(0, 256, (2, 3, 32, 32)).float()
+    x = pre.normalize(raw.to(torch.uint8))
+    calibrate(qmodel, [x])
+    lo, hi = qmodel.in_mul_q.range()  # raw * (1/std): [0, 255 / min(std)]
+    assert lo == pytest.approx(0.0, abs=0.02) and hi == pytest.approx(255 / min(pre.std), rel=0.02)
+    seen = {}
+    qmodel.in_q.register_forward_hook(lambda m, i, o: seen.setdefault("in", i[0]))
+    qmodel(x)
+    s, zp = qmodel.in_mul_q.qparams()
+    mean, std = torch.tensor(pre.mean).view(1, 3, 1, 1), torch.tensor(pre.std).view(1, 3, 1, 1)
+    scaled = fake_quant(raw / std, s, zp)  # the MUL's int8 output, then the ADD of -mean/std
+    assert torch.allclose(seen["in"], scaled - mean / std, atol=1e-5)
+    assert "in_mul_q" not in dict(deploy_model(qmodel).named_modules())

@@ -231,10 +231,10 @@ FLOAT_CLASSES = {q: f for f, q in QAT_CLASSES.items()}
 class QRTMDet(RTMDet):
     """The detector with its (normalised) input quantized: TFLite quantizes the in-graph normalisation.
 
-    After `set_input_normalization`, the input is quantized as the exported graph computes it: MUL
-    raw * (1/std) (quantized: in_mul_q) then ADD -mean/std (quantized: in_q). Modelling only the second
-    rounding left 1-step input differences that SiLU's sigmoid magnifies ~5x per layer (demo SiLU nano:
-    18% of the first sigmoid's outputs off by more than one step; 0.1% with both roundings).
+    After `set_input_normalization`, the input is quantized as the exported graph computes it: MUL by
+    1/std then ADD of -mean/std, each output quantized (in_mul_q, in_q), and both constants int8 themselves
+    (per-tensor, as the converter stores them: 1/std is off by up to 0.2%). Modelling only the last rounding
+    left 1-step input differences that later layers magnify (SiLU's sigmoid ~5x per layer).
     """
 
     def _init_quant(self) -> None:
@@ -242,15 +242,27 @@ class QRTMDet(RTMDet):
         self.in_mul_q = None
 
     def set_input_normalization(self, mean, std) -> None:
+        mean = torch.tensor(mean, dtype=torch.float32).view(1, 3, 1, 1)
+        std = torch.tensor(std, dtype=torch.float32).view(1, 3, 1, 1)
         self.in_mul_q = ActQuant()
-        self.register_buffer("in_bias", -torch.tensor(mean, dtype=torch.float32).view(1, 3, 1, 1)
-                             / torch.tensor(std, dtype=torch.float32).view(1, 3, 1, 1), persistent=False)
+        for name, value in (("in_scale", 1.0 / std), ("in_bias", -mean / std)):
+            self.register_buffer(name, value, persistent=False)
+            self.register_buffer(name + "_q", _int8_constant(value), persistent=False)
 
     def forward(self, x: torch.Tensor):
         """x: (N,3,H,W) normalised input."""
         if self.in_mul_q is not None:
-            x = self.in_mul_q(x - self.in_bias) + self.in_bias
+            raw = (x - self.in_bias) / self.in_scale
+            x = self.in_mul_q(raw * self.in_scale_q) + self.in_bias_q
         return self.head(self.extract_feats(self.in_q(x)))
+
+
+def _int8_constant(c: torch.Tensor) -> torch.Tensor:
+    """A constant tensor as the converter stores it: int8, one asymmetric scale over [min(c, 0), max(c, 0)]."""
+    from .fake_quant import fake_quant, qparams_from_range
+
+    s, zp = qparams_from_range(min(float(c.min()), 0.0), max(float(c.max()), 0.0))
+    return fake_quant(c, s, zp)
 
 
 QAT_CLASSES[RTMDet] = QRTMDet

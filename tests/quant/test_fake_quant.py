@@ -153,6 +153,10 @@ def test_input_is_quantized_in_the_two_steps_of_the_exported_graph():
     qmodel(x)
     s, zp = qmodel.in_mul_q.qparams()
     mean, std = torch.tensor(pre.mean).view(1, 3, 1, 1), torch.tensor(pre.std).view(1, 3, 1, 1)
-    scaled = fake_quant(raw / std, s, zp)  # the MUL's int8 output, then the ADD of -mean/std
-    assert torch.allclose(seen["in"], scaled - mean / std, atol=1e-5)
+    # the converter stores 1/std and -mean/std as int8 constants, one asymmetric scale each
+    inv_q = fake_quant(1 / std, float((1 / std).max()) / 255, -128)
+    bias_q = fake_quant(-mean / std, float((mean / std).max()) / 255, 127)
+    assert 0 < float((inv_q - 1 / std).abs().max()) < 1e-4  # 1/std is not exact in the int8 graph
+    scaled = fake_quant(raw * inv_q, s, zp)  # the MUL's int8 output, then the ADD of -mean/std
+    assert torch.allclose(seen["in"], scaled + bias_q, atol=1e-5)
     assert "in_mul_q" not in dict(deploy_model(qmodel).named_modules())

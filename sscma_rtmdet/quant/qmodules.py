@@ -251,7 +251,7 @@ class QRTMDet(RTMDet):
 
     def forward(self, x: torch.Tensor):
         """x: (N,3,H,W) normalised input."""
-        if self.in_mul_q is not None:
+        if self.in_mul_q is not None and bool(self.in_mul_q.enabled):  # off: the float graph, exact constants
             raw = (x - self.in_bias) / self.in_scale
             x = self.in_mul_q(raw * self.in_scale_q) + self.in_bias_q
         return self.head(self.extract_feats(self.in_q(x)))

@@ -216,7 +216,7 @@ def verify_against_onnx(tflite_path: Path, onnx_path: Path, samples: np.ndarray,
 
 def export_tflite(onnx_path: str | Path, out_stem: str | Path, formats: Iterable[str] = FORMATS,
                   calib: np.ndarray | None = None, metadata: dict | None = None,
-                  verify_samples: int = 2) -> dict[str, Path]:
+                  verify_samples: int = 8) -> dict[str, Path]:
     """Write `<out_stem>_<precision>.tflite` (+ `.json` sidecars) for each requested precision.
 
     calib: (N,H,W,3) float32 in the ONNX graph's input domain (see export.calibration); required for int8.
@@ -233,6 +233,8 @@ def export_tflite(onnx_path: str | Path, out_stem: str | Path, formats: Iterable
         raise UserError("int8 export needs calibration images; pass a calibration folder")
     if calib is not None and (calib.ndim != 4 or calib.shape[1:] != (h, w, 3)):
         raise UserError(f"calibration array has shape {calib.shape}; expected (N, {h}, {w}, 3)")
+    # 8 images: the int8 p99 over 2 images of a 6x8 stride-32 map (288 values) read 0.47 of range on a
+    # model whose p99 over all 200 calibration images is 0.17 (and whose int8 AP equals the float AP)
     samples = calib[:verify_samples] if calib is not None and verify_samples else None
     try:
         return _convert_all(onnx_path, out_stem, formats, calib, meta, samples, strict=False)

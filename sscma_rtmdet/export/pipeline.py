@@ -12,7 +12,7 @@ import numpy as np
 
 from ..config import Config
 from ..errors import CheckpointError, UserError
-from .tflite_export import FOREGROUND_SCORE
+from .tflite_export import FOREGROUND_SCORE, object_mask
 
 FORMAT_CHOICES = ("onnx", "tflite", "vela")
 TFLITE_PRECISIONS = ("float32", "float16", "int8")
@@ -126,11 +126,9 @@ def _box_errors_at_objects(ref: dict, got: dict) -> dict[str, float]:
     """Max abs box error at positions the reference scores >= FOREGROUND_SCORE (outputs (N,C,H,W))."""
     out = {}
     for name, r in ref.items():
-        partner = name.replace("box_", "score_", 1)
-        if name.startswith("box_") and partner in ref:
-            fg = np.broadcast_to(ref[partner].max(axis=1, keepdims=True) >= FOREGROUND_SCORE, r.shape)
-            if fg.any():
-                out[name] = float(np.abs(got[name] - r)[fg].max())
+        fg = object_mask(ref, name)
+        if fg is not None and fg.any():
+            out[name] = float(np.abs(got[name] - r)[fg].max())
     return out
 
 

@@ -170,6 +170,15 @@ def tflite_metadata(onnx_meta: dict, path: Path, precision: str) -> dict:
 FOREGROUND_SCORE = 0.05
 
 
+def object_mask(ref: dict, name: str) -> np.ndarray | None:
+    """For a `box_sK` output (N,4,H,W): True where `score_sK` of `ref` peaks at >= FOREGROUND_SCORE;
+    None for other outputs."""
+    partner = name.replace("box_", "score_", 1)
+    if not name.startswith("box_") or partner not in ref:
+        return None
+    return np.broadcast_to(ref[partner].max(axis=1, keepdims=True) >= FOREGROUND_SCORE, ref[name].shape)
+
+
 def relative_errors(ref: dict, got: dict, qparams: dict, stats: Iterable[str] = ("max",),
                     foreground_boxes: bool = False) -> dict[str, dict[str, float]]:
     """{stat: {output: abs error / output range}}, stat in 'max', 'p99' (99th percentile), 'mean'.
@@ -186,9 +195,8 @@ def relative_errors(ref: dict, got: dict, qparams: dict, stats: Iterable[str] = 
         if g.shape != r.shape:
             raise ExportError(f"output {name} has shape {g.shape}, ONNX {r.shape}")
         err = np.abs(g - r)
-        partner = name.replace("box_", "score_", 1)
-        if foreground_boxes and name.startswith("box_") and partner in ref:
-            fg = np.broadcast_to(ref[partner].max(axis=1, keepdims=True) >= FOREGROUND_SCORE, r.shape)
+        fg = object_mask(ref, name) if foreground_boxes else None
+        if fg is not None:
             if not fg.any():
                 continue
             err = err[fg]  # judged where objects are, against the whole output's range (its int8 grid)

@@ -59,6 +59,7 @@ class _Parsed:
     bases: list[Path]
     steps: list[_Step]
     pushable: frozenset     # names whose plain values become pins of the bases
+    first_line: str = ""    # the header of a flattened config
 
 
 def merge_dicts(base: dict, override: dict) -> dict:
@@ -145,7 +146,8 @@ def _parse(path: Path, source: str | None = None) -> _Parsed:
                 selfref |= names
     except SyntaxError as e:
         raise ConfigError(f"{path}:{e.lineno}: syntax error in config: {e.msg}") from None
-    return _Parsed(path, bases, steps, frozenset(n for n in pushable - selfref if not n.startswith("_")))
+    return _Parsed(path, bases, steps, frozenset(n for n in pushable - selfref if not n.startswith("_")),
+                   source.split("\n", 1)[0])
 
 
 def _has_path(obj: Any, parts: list) -> bool:
@@ -270,12 +272,47 @@ def _as_overrides(cfg_options: Any) -> dict:
                       f"{type(cfg_options).__name__}")
 
 
+FLATTENED_HEADER = "# Flattened sscma-rtmdet config"
+
+
+def _places(obj: Any, value: Any, prefix: str = "") -> list[str]:
+    """Dotted paths inside dicts/lists of `obj` whose value equals `value` (same type)."""
+    if isinstance(obj, dict):
+        items = [(f"{prefix}.{k}" if prefix else str(k), v) for k, v in obj.items()]
+    elif isinstance(obj, (list, tuple)):
+        items = [(f"{prefix}.{i}", v) for i, v in enumerate(obj)]
+    else:
+        return [prefix] if type(obj) is type(value) and obj == value else []
+    return [p for key, v in items for p in _places(v, value, key)]
+
+
+def _check_flattened(path: Path, first: str, checked: dict, reference: dict) -> None:
+    """A flattened config (written by a run) holds derived values as plain copies: `max_epochs=2` would leave
+    schedule.max_epochs at 60. Refuse a top-level override whose old value is copied elsewhere."""
+    if not first.startswith(FLATTENED_HEADER):
+        return
+    origin = first[first.find("(from ") + 6:first.find(")")] if "(from " in first else None
+    for key, value in checked.items():
+        if "." in key or isinstance(reference.get(key), dict) or reference.get(key) == value:
+            continue
+        copies = [p for name, v in reference.items() if name != key for p in _places(v, reference[key], name)]
+        if copies:
+            shown = ", ".join(copies[:4]) + (f" and {len(copies) - 4} more" if len(copies) > 4 else "")
+            hint = f"load the original config ({origin}) with the same --cfg-options" if origin else \
+                "load the original config with the same --cfg-options"
+            raise ConfigError(
+                f"--cfg-options {key}=...: {path} is a flattened config written by a run, where {key} is also "
+                f"copied into {shown}; those copies would keep the old value. Either {hint}, or set "
+                f"each copy with a dotted key (e.g. {copies[0]}=...).")
+
+
 def _load(path: Path, cfg_options: Any, loader: _Loader) -> Config:
     overrides = _as_overrides(cfg_options)
     reference = loader.load(path, {}, [])
     if not overrides:
         return Config(reference, filename=str(path))
     checked = check_overrides(overrides, reference, str(path))
+    _check_flattened(path, loader.parsed(path).first_line, checked, reference)
     names = {k: v for k, v in checked.items() if "." not in k}
     dotted = [(split_key(k), v) for k, v in checked.items() if "." in k]
     ns = loader.load(path, names, dotted)

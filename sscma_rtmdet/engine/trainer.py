@@ -253,15 +253,7 @@ class Trainer:
             return
         sched = self.cfg.schedule
         final = self.epoch == int(sched["max_epochs"])
-        mAP = metrics.get("coco/bbox_mAP")
-        if mAP is not None and mAP > self.best["metric"]:
-            old = self.best["path"]
-            path = self.work_dir / f"best_coco_bbox_mAP_epoch_{self.epoch}.pth"
-            self.best = {"metric": float(mAP), "path": str(path)}
-            ckpt_io.save_checkpoint(self._checkpoint(metrics), path)
-            if old and Path(old) != path:
-                Path(old).unlink(missing_ok=True)
-            self.log.info(f"best coco/bbox_mAP {mAP:.4f} at epoch {self.epoch}: {path.name}")
+        self._save_best(metrics)
         periodic = self.epoch % int(sched["save_interval"]) == 0 or final
         # last.pth (for --resume) at most once a minute: short epochs would otherwise spend their time
         # writing it. Any epoch boundary is an exact resume point, so this only bounds the work lost.
@@ -278,6 +270,20 @@ class Trainer:
         ckpt_io.save_checkpoint(ckpt, self.work_dir / "last.pth")
         self._last_saved = time.monotonic()
         barrier(self.dist)
+
+
+    def _save_best(self, metrics: dict) -> None:
+        """best_coco_bbox_mAP_epoch_N.pth when `metrics` beat the best so far (main process only)."""
+        mAP = metrics.get("coco/bbox_mAP")
+        if mAP is None or mAP <= self.best["metric"]:
+            return
+        old = self.best["path"]
+        path = self.work_dir / f"best_coco_bbox_mAP_epoch_{self.epoch}.pth"
+        self.best = {"metric": float(mAP), "path": str(path), "epoch": self.epoch}
+        ckpt_io.save_checkpoint(self._checkpoint(metrics), path)
+        if old and Path(old) != path:
+            Path(old).unlink(missing_ok=True)
+        self.log.info(f"best coco/bbox_mAP {mAP:.4f} at epoch {self.epoch}: {path.name}")
 
 
 def seed_everything(seed: int) -> None:

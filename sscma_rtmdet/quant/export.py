@@ -21,8 +21,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..export.int8 import (calibrate_only, calibrated_tensors, override_ranges, quantize_calibrated,
-                           silu_floor_ranges)
+from ..export.int8 import (calibrate_only, calibrated_tensors, measured_ranges, override_ranges,
+                           quantize_calibrated, silu_floor_ranges)
 from ..export.tflite_export import onnx_to_saved_model, tflite_metadata, verify_against_onnx
 from ..utils.fileio import atomic_write
 from .qmodel import quantizers
@@ -132,7 +132,9 @@ def convert_qat(qmodel: nn.Module, saved_model: Path, calib: np.ndarray, preproc
     ours = capture_points(qmodel, x)
     matches = match_tensors(tfl, ours)
     learned = learned_ranges(qmodel, matches)
-    ranges = {**silu_floor_ranges(calibrated), **learned}  # unmatched SiLU inputs floored like PTQ
+    ranges = measured_ranges(calibrated, calib)  # unmatched tensors: PTQ's ranges (SiLU inputs floored)
+    ranges.update(silu_floor_ranges(calibrated, ranges))
+    ranges.update(learned)
     int8 = quantize_calibrated(override_ranges(calibrated, ranges))
     names = _tensor_names(calibrated)
     used = set(matches.values())
@@ -173,9 +175,10 @@ def output_agreement(qmodel: nn.Module, tflite_path: Path, preprocess, samples: 
 
 def export_qat_tflite(qmodel: nn.Module, preprocess, imgsz, calib: np.ndarray, out_path: str | Path, *,
                       class_names=None, source_checkpoint: str | None = None,
-                      onnx_path: str | Path | None = None) -> dict:
+                      onnx_path: str | Path | None = None, state: dict | None = None) -> dict:
     """Write the int8 `out_path` (+ `.json` sidecar with `qat` section) from a QAT model; returns metadata.
 
+    state: which QAT state this is (epoch, fake-quant val mAP), recorded in the sidecar.
     The float graph (BN folded, QAT weights) goes to `onnx_path` when given (else a temp file).
     """
     from ..export.metadata import write_metadata
@@ -198,7 +201,7 @@ def export_qat_tflite(qmodel: nn.Module, preprocess, imgsz, calib: np.ndarray, o
         errs = verify_against_onnx(out_path, onnx_file, calib[:2], ("max", "mean", "p99"), foreground_boxes=True)
         fmeta["verification"] = {"samples": 2, "foreground_boxes_only": True,
                                  **{f"{stat}_rel_err_vs_onnx": e for stat, e in errs.items()}}
-    fmeta["qat"] = {"matched_tensors": report["matched"], "activation_tensors": report["tensors"],
+    fmeta["qat"] = {"state": state or {}, "matched_tensors": report["matched"], "activation_tensors": report["tensors"],
                     "ranges_from_qat": report["overridden"], "unmatched_tensors": report["unmatched_tensors"],
                     "unused_quantizers": report["unused_quantizers"], "agreement_with_fake_quant": agreement,
                     "tensor_to_quantizer": report["tensor_to_quantizer"]}

@@ -251,9 +251,12 @@ class QRTMDet(RTMDet):
 
     def forward(self, x: torch.Tensor):
         """x: (N,3,H,W) normalised input."""
-        if self.in_mul_q is not None and bool(self.in_mul_q.enabled):  # off: the float graph, exact constants
+        if self.in_mul_q is not None:
             raw = (x - self.in_bias) / self.in_scale
-            x = self.in_mul_q(raw * self.in_scale_q) + self.in_bias_q
+            if bool(self.in_mul_q.enabled):
+                x = self.in_mul_q(raw * self.in_scale_q) + self.in_bias_q
+            else:  # the float graph with its exact constants; in_mul_q still sees the MUL (tensor matching)
+                x = self.in_mul_q(raw * self.in_scale) + self.in_bias
         return self.head(self.extract_feats(self.in_q(x)))
 
 

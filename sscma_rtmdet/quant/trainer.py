@@ -1,7 +1,9 @@
 """QAT fine-tuning on the team's Trainer: same loop, criterion, EMA, validation and checkpoints.
 
 The float model is loaded from a trained checkpoint, swapped for its fake-quant twin and calibrated
-before the first step. Schedule (cfg.qat): observers calibrate on `calib_batches` letterboxed training
+before the first step. The calibrated model is validated before fine-tuning (epoch 0) and competes for
+the best checkpoint like every later epoch: on a model whose PTQ is already lossless, fine-tuning may only
+add noise, and the export then takes the calibrated state instead of a worse one. Schedule (cfg.qat): observers calibrate on `calib_batches` letterboxed training
 batches (global min/max), follow a moving average for `observer_epochs` epochs, then freeze; BN statistics
 follow the batches until `freeze_bn_epoch`, then freeze. Validation evaluates the EMA fake-quant model.
 """
@@ -44,6 +46,7 @@ class QATTrainer(Trainer):
     def __init__(self, cfg, opts: TrainOptions, checkpoint: str | Path):
         self.source_checkpoint = Path(checkpoint)
         self.qat = qat_settings(cfg)
+        self.last_val_mAP: float | None = None
         cfg["load_from"] = None  # weights come from `checkpoint`, before the model is quantized
         super().__init__(cfg, opts)
 
@@ -61,6 +64,22 @@ class QATTrainer(Trainer):
             self.model = torch.nn.parallel.DistributedDataParallel(qmodel, device_ids=ids)
         self.ema = ExpMomentumEMA(qmodel, **self.cfg.ema)
         self.optimizer = build_optimizer(qmodel, self.cfg.optimizer)
+
+    def train(self) -> dict:
+        """Validate the calibrated model (epoch 0, not on resume), then fine-tune. Returns the last metrics."""
+        if self.epoch == 0 and self.iter == 0 and int(self.cfg.schedule["val_interval"]) > 0:
+            metrics = self.validate()
+            if metrics:
+                self.log.info(f"QAT start (calibrated, before fine-tuning): coco/bbox_mAP "
+                              f"{metrics['coco/bbox_mAP']:.4f}")
+            if self.dist.is_main:
+                self._save_best(metrics)
+        return super().train()
+
+    def validate(self) -> dict:
+        metrics = super().validate()
+        self.last_val_mAP = metrics.get("coco/bbox_mAP")
+        return metrics
 
     def _calib_batches(self):
         loader = build_eval_loader(self.cfg, self.train_coco)
@@ -89,7 +108,21 @@ class QATTrainer(Trainer):
             for key, buf in q.named_buffers():
                 buf.copy_(getattr(src[name], key))
 
-    def qat_model(self) -> torch.nn.Module:
-        """The model to export: the EMA fake-quant model with the learned ranges."""
+    def qat_model(self, which: str = "best") -> tuple[torch.nn.Module, dict]:
+        """The model to export and what it is: {"epoch", "val_mAP" (fake-quant validation, None if never
+        validated), "which"}. which="best": the best-validated state (epoch 0 = calibrated, before
+        fine-tuning), "last": the final EMA fake-quant model with the learned ranges."""
+        import copy
+
+        from ..engine import checkpoint as ckpt_io
+
         self.sync_quant_state()
-        return self.ema.module
+        best = self.best.get("path")
+        if which == "best" and best and Path(best).is_file():
+            model = copy.deepcopy(self.ema.module)
+            model.load_state_dict(ckpt_io.load_checkpoint_file(best)["state_dict"])
+            epoch = self.best.get("epoch", int(Path(best).stem.rsplit("_", 1)[-1]))
+            return model, {"which": "best", "epoch": epoch, "val_mAP": self.best["metric"]}
+        if which not in ("best", "last"):
+            raise ConfigError(f"which={which!r}: use 'best' or 'last'")
+        return self.ema.module, {"which": "last", "epoch": self.epoch, "val_mAP": self.last_val_mAP}

@@ -10,7 +10,8 @@ from sscma_rtmdet.errors import ConfigError
 from sscma_rtmdet.models import build_model
 from sscma_rtmdet.quant.fake_quant import (MODE_AVERAGE, MODE_FROZEN, ActQuant, fake_quant, fake_quant_weight,
                                            qparams_from_range)
-from sscma_rtmdet.quant.qmodel import calibrate, deploy_model, freeze_bn, learned_qparams, prepare_qat, quantizers
+from sscma_rtmdet.quant.qmodel import (calibrate, deploy_model, freeze_bn, jittered_ranges, learned_qparams, prepare_qat,
+                                       quantizers)
 
 CONFIGS = ["configs/rtmdet_nano_8xb32_300e_coco.py", "configs/rtmdet_nano_8xb32_300e_coco_relu.py"]
 
@@ -160,3 +161,33 @@ def test_input_is_quantized_in_the_two_steps_of_the_exported_graph():
     scaled = fake_quant(raw * inv_q, s, zp)  # the MUL's int8 output, then the ADD of -mean/std
     assert torch.allclose(seen["in"], scaled + bias_q, atol=1e-5)
     assert "in_mul_q" not in dict(deploy_model(qmodel).named_modules())
+
+
+def test_jittered_ranges_is_another_rounding_realization():
+    cfg = load_config(CONFIGS[0], ["num_classes=3", "imgsz=(64,64)"])
+    torch.manual_seed(0)
+    qmodel = prepare_qat(build_model(cfg.model).eval())
+    x = torch.randn(2, 3, 64, 64)
+    calibrate(qmodel, [x])
+    qmodel.eval()
+    before = {n: (float(q.lo), float(q.hi)) for n, q in quantizers(qmodel).items()}
+    with torch.no_grad():
+        ref = qmodel(x)[1]
+        with jittered_ranges(qmodel, seed=1) as m:
+            moved = 0
+            for n, q in quantizers(m).items():
+                lo, hi = before[n]
+                if q.fixed is not None or q.tied is not None:
+                    assert (float(q.lo), float(q.hi)) == (lo, hi)
+                    continue
+                assert float(q.lo) == pytest.approx(lo, rel=1.01e-4, abs=1e-12)
+                assert float(q.hi) == pytest.approx(hi, rel=1.01e-4, abs=1e-12)
+                moved += (float(q.lo), float(q.hi)) != (lo, hi)
+            assert moved > 50
+            jit = m(x)[1]
+    after = {n: (float(q.lo), float(q.hi)) for n, q in quantizers(qmodel).items()}
+    assert after == before  # restored exactly
+    # the same model (boxes close to the unjittered ones), yet other roundings (not identical)
+    for a, b in zip(ref, jit):
+        assert (a - b).abs().mean() <= 0.05 * float(a.max() - a.min())
+    assert any(not torch.equal(a, b) for a, b in zip(ref, jit))

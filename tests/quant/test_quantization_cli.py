@@ -29,7 +29,7 @@ def test_qat_exports_learned_int8(tiny_run, tmp_path, monkeypatch):
     pytest.importorskip("onnx2tf")
     work = tmp_path / "wd"
     res = _run([tiny_run["config"], tiny_run["ckpt"], "--work-dir", work, "--no-progress", "--calib-images", 4,
-                *_opts(tiny_run, max_epochs=1, **{"qat.calib_batches": 1})], tmp_path, monkeypatch)
+                "--rounding-trials", 1, *_opts(tiny_run, max_epochs=1, **{"qat.calib_batches": 1})], tmp_path, monkeypatch)
     assert res.exit_code == 0, res.output
     out = tmp_path / "out" / "qat_model_test.tflite"
     assert out.is_file() and (work / "qat_model_test.tflite").is_file()
@@ -40,10 +40,19 @@ def test_qat_exports_learned_int8(tiny_run, tmp_path, monkeypatch):
     assert q["ranges_from_qat"] >= 0.5 * q["activation_tensors"]
     # matching runs the QAT model with quantization off: it must then compute the float graph exactly
     assert q["matched_tensors"] >= 0.85 * q["activation_tensors"], q["unmatched_tensors"]
+    assert "in_mul_q" in q["tensor_to_quantizer"].values()  # the input MUL(pixels, 1/std) gets QAT's grid
     for name, agree in q["agreement_with_fake_quant"].items():
         assert agree["within_one_step"] >= 0.95, (name, agree)
-    # the int8 tensors carry exactly the ranges the QAT checkpoint learned
-    state = torch.load(work / "epoch_1.pth", map_location="cpu", weights_only=True)["state_dict"]
+    # the calibrated model was validated before fine-tuning and competed for the export (default: best)
+    assert "QAT start (calibrated, before fine-tuning)" in (work / next(work.glob("*.log")).name).read_text()
+    chosen = q["state"]
+    assert chosen["which"] == "best" and chosen["epoch"] in (0, 1)
+    assert "exporting the best QAT state" in res.output
+    # the int8 tensors carry exactly the ranges the exported QAT checkpoint learned
+    ckpt = torch.load(work / f"best_coco_bbox_mAP_epoch_{chosen['epoch']}.pth", map_location="cpu",
+                      weights_only=True)
+    assert ckpt["meta"]["metrics"]["coco/bbox_mAP"] == pytest.approx(chosen["val_mAP"])
+    state = ckpt["state_dict"]
     from ai_edge_litert.interpreter import Interpreter
 
     details = {d["name"]: d["quantization"] for d in Interpreter(model_path=str(out)).get_tensor_details()}
@@ -60,6 +69,7 @@ def test_qat_exports_learned_int8(tiny_run, tmp_path, monkeypatch):
         checked += 1
     assert checked >= 30
     assert "bbox_mAP: qat_model_test.tflite" in res.output
+    assert "fake-quant over 2 rounding realizations" in res.output
 
 
 def test_wrong_class_count_is_a_clear_error(tiny_run, tmp_path, monkeypatch):

@@ -201,7 +201,8 @@ def export_qat_tflite(qmodel: nn.Module, preprocess, imgsz, calib: np.ndarray, o
         errs = verify_against_onnx(out_path, onnx_file, calib[:2], ("max", "mean", "p99"), foreground_boxes=True)
         fmeta["verification"] = {"samples": 2, "foreground_boxes_only": True,
                                  **{f"{stat}_rel_err_vs_onnx": e for stat, e in errs.items()}}
-    fmeta["qat"] = {"state": state or {}, "matched_tensors": report["matched"], "activation_tensors": report["tensors"],
+    fmeta["qat"] = {"state": state or {},
+                    "matched_tensors": report["matched"], "activation_tensors": report["tensors"],
                     "ranges_from_qat": report["overridden"], "unmatched_tensors": report["unmatched_tensors"],
                     "unused_quantizers": report["unused_quantizers"], "agreement_with_fake_quant": agreement,
                     "tensor_to_quantizer": report["tensor_to_quantizer"]}

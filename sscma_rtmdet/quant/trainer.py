@@ -3,9 +3,10 @@
 The float model is loaded from a trained checkpoint, swapped for its fake-quant twin and calibrated
 before the first step. The calibrated model is validated before fine-tuning (epoch 0) and competes for
 the best checkpoint like every later epoch: on a model whose PTQ is already lossless, fine-tuning may only
-add noise, and the export then takes the calibrated state instead of a worse one. Schedule (cfg.qat): observers calibrate on `calib_batches` letterboxed training
-batches (global min/max), follow a moving average for `observer_epochs` epochs, then freeze; BN statistics
-follow the batches until `freeze_bn_epoch`, then freeze. Validation evaluates the EMA fake-quant model.
+add noise, and the export then takes the calibrated state instead of a worse one.
+Schedule (cfg.qat): observers calibrate on `calib_batches` letterboxed training batches (global min/max),
+follow a moving average for `observer_epochs` epochs, then freeze; BN statistics follow the batches until
+`freeze_bn_epoch`, then freeze. Validation evaluates the EMA fake-quant model.
 """
 from __future__ import annotations
 
@@ -35,7 +36,8 @@ def qat_settings(cfg) -> dict:
         qat["freeze_bn_epoch"] = max(int(cfg.schedule["max_epochs"]) // 2, 1)
     for key in QAT_DEFAULTS:
         if int(qat[key]) < 0 or (key == "calib_batches" and int(qat[key]) < 1):
-            raise ConfigError(f"qat.{key}={qat[key]} must be a {'positive' if key == 'calib_batches' else 'non-negative'} integer")
+            kind = "positive" if key == "calib_batches" else "non-negative"
+            raise ConfigError(f"qat.{key}={qat[key]} must be a {kind} integer")
         qat[key] = int(qat[key])
     return qat
 
@@ -116,6 +118,8 @@ class QATTrainer(Trainer):
 
         from ..engine import checkpoint as ckpt_io
 
+        if which not in ("best", "last"):
+            raise ConfigError(f"which={which!r}: use 'best' or 'last'")
         self.sync_quant_state()
         best = self.best.get("path")
         if which == "best" and best and Path(best).is_file():
@@ -123,6 +127,4 @@ class QATTrainer(Trainer):
             model.load_state_dict(ckpt_io.load_checkpoint_file(best)["state_dict"])
             epoch = self.best.get("epoch", int(Path(best).stem.rsplit("_", 1)[-1]))
             return model, {"which": "best", "epoch": epoch, "val_mAP": self.best["metric"]}
-        if which not in ("best", "last"):
-            raise ConfigError(f"which={which!r}: use 'best' or 'last'")
         return self.ema.module, {"which": "last", "epoch": self.epoch, "val_mAP": self.last_val_mAP}

@@ -57,7 +57,7 @@ def capture_points(qmodel: nn.Module, x: torch.Tensor, quantize: bool = False) -
     captured, hooks = {}, []
     for name, q in quantizers(qmodel).items():
         def hook(mod, inp, out, name=name):
-            v = (out if quantize else inp[0]).detach().float().numpy()
+            v = (out if quantize else inp[0]).detach().float().cpu().numpy()
             captured[name] = v.transpose(0, 2, 3, 1) if v.ndim == 4 else v
         hooks.append(q.register_forward_hook(hook))
     was = qmodel.training
@@ -65,7 +65,7 @@ def capture_points(qmodel: nn.Module, x: torch.Tensor, quantize: bool = False) -
     try:
         ctx = contextlib.nullcontext() if quantize else quant_disabled(qmodel)
         with ctx:
-            qmodel(x)
+            qmodel(x.to(next(qmodel.parameters()).device))
     finally:
         for h in hooks:
             h.remove()
@@ -90,31 +90,94 @@ def tflite_activations(model_bytes: bytes, sample: np.ndarray) -> dict[int, np.n
     return out
 
 
-def match_tensors(tfl: dict[int, np.ndarray], ours: dict[str, np.ndarray]) -> dict[int, str]:
+def match_tensors(tfl: dict[int, np.ndarray], ours: dict[str, np.ndarray],
+                  tfl_ranges: dict[int, tuple[float, float]] | None = None,
+                  our_ranges: dict[str, tuple[float, float]] | None = None) -> dict[int, str]:
     """Tensor index -> quantizer name whose float value is the same tensor (same shape, values within
-    MATCH_RTOL of the value range); the closest one wins when several qualify."""
+    MATCH_RTOL of the value range); the closest one wins when several qualify. Values equal on the sample
+    (a clamp that clamped nothing) are told apart by range: the tensor's range over the calibration images
+    (`tfl_ranges`) against the quantizer's (`our_ranges`)."""
     by_shape: dict[tuple, list[str]] = {}
     for name, v in ours.items():
         by_shape.setdefault(tuple(v.shape), []).append(name)
     matches = {}
     for idx, v in tfl.items():
-        best, best_err = None, None
+        cands = []
         for name in by_shape.get(tuple(v.shape), []):
             ref = ours[name]
             span = max(float(ref.max() - ref.min()), 1e-6)
             err = float(np.abs(ref - v).max()) / span
-            if err <= MATCH_RTOL and (best_err is None or err < best_err):
-                best, best_err = name, err
-        if best is not None:
-            matches[idx] = best
+            if err <= MATCH_RTOL:
+                cands.append((err, name))
+        if not cands:
+            continue
+        best_err = min(cands)[0]
+        tied = [n for e, n in cands if e <= best_err + 1e-5]
+        if len(tied) > 1 and tfl_ranges and our_ranges and idx in tfl_ranges:
+            lo, hi = tfl_ranges[idx]
+            known = [n for n in tied if n in our_ranges]
+            if known:
+                tied = [min(known, key=lambda n: abs(our_ranges[n][0] - lo) + abs(our_ranges[n][1] - hi))]
+        matches[idx] = tied[0] if len(tied) == 1 else min(cands)[1]
     return matches
 
 
 def learned_ranges(qmodel: nn.Module, matches: dict[int, str]) -> dict[int, tuple[float, float]]:
-    """Tensor index -> the float range of the matched quantizer's int8 grid (fixed ones left to TFLite)."""
+    """Tensor index -> the (min, max) the matched quantizer hands the converter (fixed ones left to TFLite)."""
     qs = quantizers(qmodel)
-    return {idx: qs[name].range() for idx, name in matches.items()
+    return {idx: qs[name].export_range() for idx, name in matches.items()
             if qs[name].fixed is None and qs[name].has_range()}
+
+
+def _calibrate_and_match(qmodel: nn.Module, saved_model: Path, calib: np.ndarray, preprocess):
+    """For the SavedModel of `deploy_model(qmodel)`: (calibrate-only flatbuffer, {calibrated tensor index:
+    its float value for calib[0]}, {tensor index: quantizer name}, {tensor index: (min, max) measured over
+    calib by `measured_ranges`})."""
+    calibrated = calibrate_only(saved_model, calib)
+    measured = measured_ranges(calibrated, calib)
+    sample = calib[:1].astype(np.float32)
+    x = torch.from_numpy(((sample - np.asarray(preprocess.mean, np.float32)) / np.asarray(preprocess.std,
+                          np.float32)).transpose(0, 3, 1, 2).copy())
+    tfl = tflite_activations(calibrated, sample)
+    calibrated_idx = set(calibrated_tensors(calibrated))
+    tfl = {i: v for i, v in tfl.items() if i in calibrated_idx}
+    ours = {n: q.export_range() for n, q in quantizers(qmodel).items() if q.fixed is None and q.has_range()}
+    return calibrated, tfl, match_tensors(tfl, capture_points(qmodel, x), measured, ours), measured
+
+
+@torch.no_grad()
+def start_from_ptq(qmodel: nn.Module, preprocess, imgsz, calib: np.ndarray) -> dict:
+    """Set every quantizer the int8 graph shows to the range the PTQ exporter measures for its tensor.
+
+    The model goes through the export pipeline (BN-folded ONNX -> SavedModel -> calibration on `calib`,
+    (N,H,W,3) raw pixels, ranges re-measured by `measured_ranges`), and each matched quantizer takes its
+    tensor's measured min/max (the float32 values themselves). QAT then starts from the PTQ model: exported
+    before any fine-tuning, it gives the PTQ int8 file. Quantizers not matched keep their own calibration.
+    Returns {"tensors", "matched", "set"}.
+    """
+    from ..export.onnx_export import export_onnx
+    from .qmodel import deploy_model
+
+    was = qmodel.training
+    with tempfile.TemporaryDirectory(prefix="sscma_qat_start_") as tmp:
+        onnx_file = Path(tmp) / "start.onnx"
+        export_onnx(deploy_model(qmodel).cpu(), preprocess, imgsz, onnx_file)
+        saved = onnx_to_saved_model(onnx_file, Path(tmp))
+        calibrated, tfl, matches, measured = _calibrate_and_match(qmodel, saved, calib, preprocess)
+    per_quantizer: dict[str, tuple[float, float]] = {}
+    for idx, name in matches.items():
+        lo, hi = measured[idx]
+        if name in per_quantizer:  # one quantizer at several tensors: the tightest range is its own value
+            lo, hi = max(lo, per_quantizer[name][0]), min(hi, per_quantizer[name][1])
+        per_quantizer[name] = (lo, hi)
+    qs = quantizers(qmodel)
+    n = 0
+    for name, (lo, hi) in per_quantizer.items():
+        if qs[name].fixed is None and qs[name].tied is None:
+            qs[name].set_range(lo, hi)
+            n += 1
+    qmodel.train(was)
+    return {"tensors": len(tfl), "matched": len(matches), "set": n}
 
 
 def convert_qat(qmodel: nn.Module, saved_model: Path, calib: np.ndarray, preprocess) -> tuple[bytes, dict]:
@@ -122,17 +185,9 @@ def convert_qat(qmodel: nn.Module, saved_model: Path, calib: np.ndarray, preproc
 
     calib: (N,H,W,3) raw-pixel images (the graph folds normalisation); calib[0] drives the tensor matching.
     """
-    calibrated = calibrate_only(saved_model, calib)
-    sample = calib[:1].astype(np.float32)
-    x = torch.from_numpy(((sample - np.asarray(preprocess.mean, np.float32)) / np.asarray(preprocess.std,
-                          np.float32)).transpose(0, 3, 1, 2).copy())
-    tfl = tflite_activations(calibrated, sample)
-    calibrated_idx = set(calibrated_tensors(calibrated))
-    tfl = {i: v for i, v in tfl.items() if i in calibrated_idx}
-    ours = capture_points(qmodel, x)
-    matches = match_tensors(tfl, ours)
+    calibrated, tfl, matches, measured = _calibrate_and_match(qmodel, saved_model, calib, preprocess)
     learned = learned_ranges(qmodel, matches)
-    ranges = measured_ranges(calibrated, calib)  # unmatched tensors: PTQ's ranges (SiLU inputs floored)
+    ranges = dict(measured)  # unmatched tensors: PTQ's ranges (SiLU inputs floored)
     ranges.update(silu_floor_ranges(calibrated, ranges))
     ranges.update(learned)
     int8 = quantize_calibrated(override_ranges(calibrated, ranges))

@@ -103,10 +103,26 @@ class ActQuant(nn.Module):
             return self.tied.qparams()
         if self.fixed is not None:
             return float(self.fixed[0]), int(self.fixed[1])
+        return qparams_from_range(*self.export_range())
+
+    def export_range(self) -> tuple[float, float]:
+        """The (min, max) handed to the TFLite converter, which derives `qparams()` from it by the same rule:
+        the observed range with the SiLU floor applied (fixed quantizers: their grid). The observed float32
+        values go through unchanged, so a range QAT took from the exporter's own measurement (`set_range`)
+        reaches the file bit for bit, exactly as PTQ writes it."""
+        if self.tied is not None:
+            return self.tied.export_range()
+        if self.fixed is not None:
+            return self.range()
         lo, hi = float(self.lo), float(self.hi)
         if self.floor is not None and lo < self.floor < hi:
             lo = self.floor
-        return qparams_from_range(lo, hi)
+        return lo, hi
+
+    @torch.no_grad()
+    def set_range(self, lo: float, hi: float) -> None:
+        """Set the observed range (e.g. measured by the exporter) as if calibration had produced it."""
+        self.lo.fill_(lo), self.hi.fill_(hi), self.seen.fill_(True)
 
     def range(self) -> tuple[float, float]:
         """The float range the int8 grid covers: [(qmin - zp) * s, (qmax - zp) * s]."""

@@ -1,29 +1,33 @@
 """QAT fine-tuning on the team's Trainer: same loop, criterion, EMA, validation and checkpoints.
 
-The float model is loaded from a trained checkpoint, swapped for its fake-quant twin and calibrated
-before the first step. The calibrated model is validated before fine-tuning (epoch 0) and competes for
-the best checkpoint like every later epoch: on a model whose PTQ is already lossless, fine-tuning may only
-add noise, and the export then takes the calibrated state instead of a worse one.
-Schedule (cfg.qat): observers calibrate on `calib_batches` letterboxed training batches (global min/max),
-follow a moving average for `observer_epochs` epochs, then freeze; BN statistics follow the batches until
-`freeze_bn_epoch`, then freeze. Validation evaluates the EMA fake-quant model.
+The float model is loaded from a trained checkpoint and swapped for its fake-quant twin. Before the first
+step QAT starts from the PTQ model (`ptq_start`): every range the int8 graph shows is set to what the int8
+exporter measures on the same calibration images (`calib_images` training images, letterboxed like
+evaluation, the set `tools/export.py` uses), so exporting this start state gives the PTQ file. The start
+state is validated (epoch 0) and saved as `qat_start.pth`; the fine-tuned epochs compete for
+`best_coco_bbox_mAP_epoch_N.pth` as in training.
+Schedule (cfg.qat): observers follow a moving average for `observer_epochs` epochs, then freeze; BN
+statistics follow the batches until `freeze_bn_epoch`, then freeze. Validation evaluates the EMA fake-quant
+model.
 """
 from __future__ import annotations
 
-import itertools
 from pathlib import Path
 
+import numpy as np
 import torch
 
-from ..engine.build import build_eval_loader
+from ..engine import checkpoint as ckpt_io
 from ..engine.ema import ExpMomentumEMA, unwrap
 from ..engine.optim import build_optimizer
 from ..engine.trainer import Trainer, TrainOptions
 from ..errors import ConfigError
+from . import STATES
 from .fake_quant import MODE_AVERAGE, MODE_FROZEN
 from .qmodel import calibrate, freeze_bn, prepare_qat, quantizers, set_observer_mode
 
-QAT_DEFAULTS = dict(observer_epochs=1, freeze_bn_epoch=None, calib_batches=16)
+QAT_DEFAULTS = dict(observer_epochs=1, freeze_bn_epoch=None, calib_images=200, ptq_start=True)
+START_CHECKPOINT = "qat_start.pth"
 
 
 def qat_settings(cfg) -> dict:
@@ -34,9 +38,11 @@ def qat_settings(cfg) -> dict:
         raise ConfigError(f"qat: unknown key(s) {unknown}; allowed: {sorted(QAT_DEFAULTS)}")
     if qat["freeze_bn_epoch"] is None:
         qat["freeze_bn_epoch"] = max(int(cfg.schedule["max_epochs"]) // 2, 1)
-    for key in QAT_DEFAULTS:
-        if int(qat[key]) < 0 or (key == "calib_batches" and int(qat[key]) < 1):
-            kind = "positive" if key == "calib_batches" else "non-negative"
+    if not isinstance(qat["ptq_start"], bool):
+        raise ConfigError(f"qat.ptq_start={qat['ptq_start']!r} must be True or False")
+    for key in ("observer_epochs", "freeze_bn_epoch", "calib_images"):
+        if isinstance(qat[key], bool) or int(qat[key]) < 0 or (key == "calib_images" and int(qat[key]) < 1):
+            kind = "positive" if key == "calib_images" else "non-negative"
             raise ConfigError(f"qat.{key}={qat[key]} must be a {kind} integer")
         qat[key] = int(qat[key])
     return qat
@@ -58,8 +64,9 @@ class QATTrainer(Trainer):
         super()._build()
         model, _ = load_torch_model(self.cfg, self.source_checkpoint, self.device)
         qmodel = prepare_qat(model, self.preprocess).train()
-        n = calibrate(qmodel, self._calib_batches())
-        self.log.info(f"QAT: {len(quantizers(qmodel))} quantizers calibrated on {n} batches; schedule {self.qat}")
+        calibrate(qmodel, self._calib_batches())
+        self.log.info(f"QAT: {len(quantizers(qmodel))} quantizers calibrated on {len(self.calib)} images; "
+                      f"schedule {self.qat}")
         self.model = qmodel
         if self.dist.enabled:
             ids = [self.dist.local_rank] if self.device.startswith("cuda") else None
@@ -68,25 +75,51 @@ class QATTrainer(Trainer):
         self.optimizer = build_optimizer(qmodel, self.cfg.optimizer)
 
     def train(self) -> dict:
-        """Validate the calibrated model (epoch 0, not on resume), then fine-tune. Returns the last metrics."""
-        if self.epoch == 0 and self.iter == 0 and int(self.cfg.schedule["val_interval"]) > 0:
-            metrics = self.validate()
-            if metrics:
-                self.log.info(f"QAT start (calibrated, before fine-tuning): coco/bbox_mAP "
-                              f"{metrics['coco/bbox_mAP']:.4f}")
-            if self.dist.is_main:
-                self._save_best(metrics)
+        """On a fresh start: take the PTQ ranges, validate and save the start state (epoch 0); then fine-tune.
+        Returns the last metrics."""
+        if self.epoch == 0 and self.iter == 0:
+            self._start()
         return super().train()
+
+    def _start(self) -> None:
+        if self.qat["ptq_start"]:
+            from .export import start_from_ptq
+
+            rep = start_from_ptq(unwrap(self.model), self.preprocess, self.imgsz, self.calib)
+            self.sync_quant_state()
+            self.log.info(f"QAT start = PTQ: {rep['set']} quantizers took the int8 exporter's measured ranges "
+                          f"({rep['matched']} of {rep['tensors']} calibrated tensors matched)")
+        metrics = self.validate() if int(self.cfg.schedule["val_interval"]) > 0 else {}
+        if metrics:
+            self.log.info(f"QAT start (calibrated, before fine-tuning): coco/bbox_mAP "
+                          f"{metrics['coco/bbox_mAP']:.4f}")
+        if self.dist.is_main:
+            ckpt_io.save_checkpoint(self._checkpoint(metrics), self.work_dir / START_CHECKPOINT)
 
     def validate(self) -> dict:
         metrics = super().validate()
         self.last_val_mAP = metrics.get("coco/bbox_mAP")
         return metrics
 
-    def _calib_batches(self):
-        loader = build_eval_loader(self.cfg, self.train_coco)
-        for batch in itertools.islice(loader, self.qat["calib_batches"]):
-            yield self.preprocess.normalize(batch["inputs"]).to(self.device)
+    @property
+    def calib(self) -> np.ndarray:
+        """(N,H,W,3) raw-pixel calibration images: `calib_images` training images spread over the set,
+        letterboxed like evaluation (cached; the same array `tools/export.py` calibrates PTQ with)."""
+        if getattr(self, "_calib", None) is None:
+            from ..export.pipeline import ExportRequest, calibration_batch
+
+            req = ExportRequest(checkpoint=self.source_checkpoint, calib_num=self.qat["calib_images"],
+                                log=self.log.info)
+            self._calib = calibration_batch(self.cfg, req, self.imgsz, self.preprocess)
+        return self._calib
+
+    def _calib_batches(self, batch: int = 16):
+        """Normalised (B,3,H,W) batches of `calib` (already in the training colour order: no flip here)."""
+        mean = np.asarray(self.preprocess.mean, np.float32)
+        std = np.asarray(self.preprocess.std, np.float32)
+        for i in range(0, len(self.calib), batch):
+            x = (self.calib[i:i + batch] - mean) / std
+            yield torch.from_numpy(np.ascontiguousarray(x.transpose(0, 3, 1, 2))).to(self.device)
 
     def apply_schedule(self, epoch: int) -> None:
         """Observer and BN state for 0-based `epoch`, on the model and its EMA copy."""
@@ -111,20 +144,28 @@ class QATTrainer(Trainer):
                 buf.copy_(getattr(src[name], key))
 
     def qat_model(self, which: str = "best") -> tuple[torch.nn.Module, dict]:
-        """The model to export and what it is: {"epoch", "val_mAP" (fake-quant validation, None if never
-        validated), "which"}. which="best": the best-validated state (epoch 0 = calibrated, before
-        fine-tuning), "last": the final EMA fake-quant model with the learned ranges."""
+        """A QAT state to export and what it is: {"which", "epoch", "val_mAP" (fake-quant validation, None if
+        never validated)}. which: "start" (the PTQ start, epoch 0), "tuned" (the best-validated fine-tuned
+        epoch; the last one when none was validated), "last" (the final EMA model), "best" (whichever of
+        start and tuned validated higher; ties go to the fine-tuned one)."""
         import copy
 
-        from ..engine import checkpoint as ckpt_io
-
-        if which not in ("best", "last"):
-            raise ConfigError(f"which={which!r}: use 'best' or 'last'")
+        if which not in STATES:
+            raise ConfigError(f"which={which!r}: use one of {', '.join(STATES)}")
         self.sync_quant_state()
-        best = self.best.get("path")
-        if which == "best" and best and Path(best).is_file():
+        if which == "best":
+            cands = [self.qat_model("start"), self.qat_model("tuned")]
+            return max(reversed(cands), key=lambda c: -1.0 if c[1]["val_mAP"] is None else c[1]["val_mAP"])
+        path = {"start": self.work_dir / START_CHECKPOINT, "tuned": self.best.get("path")}.get(which)
+        if path and Path(path).is_file():
+            ckpt = ckpt_io.load_checkpoint_file(path)
             model = copy.deepcopy(self.ema.module)
-            model.load_state_dict(ckpt_io.load_checkpoint_file(best)["state_dict"])
-            epoch = self.best.get("epoch", int(Path(best).stem.rsplit("_", 1)[-1]))
-            return model, {"which": "best", "epoch": epoch, "val_mAP": self.best["metric"]}
-        return self.ema.module, {"which": "last", "epoch": self.epoch, "val_mAP": self.last_val_mAP}
+            model.load_state_dict(ckpt["state_dict"])
+            epoch = 0 if which == "start" else self.best.get("epoch", int(Path(path).stem.rsplit("_", 1)[-1]))
+            return model, {"which": which, "epoch": epoch,
+                           "val_mAP": (ckpt.get("meta", {}).get("metrics") or {}).get("coco/bbox_mAP")}
+        if which == "start":
+            raise ConfigError(f"{self.work_dir / START_CHECKPOINT} not found: the QAT start state is saved when "
+                              "QAT begins; re-run QAT in a fresh work dir")
+        return self.ema.module, {"which": "last" if which == "last" else "tuned", "epoch": self.epoch,
+                                 "val_mAP": self.last_val_mAP}

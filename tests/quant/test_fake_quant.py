@@ -191,3 +191,19 @@ def test_jittered_ranges_is_another_rounding_realization():
     for a, b in zip(ref, jit):
         assert (a - b).abs().mean() <= 0.05 * float(a.max() - a.min())
     assert any(not torch.equal(a, b) for a, b in zip(ref, jit))
+
+
+def test_tensors_equal_on_the_sample_are_told_apart_by_range():
+    """A clamp that clamped nothing on the matching sample: its input and output tensors hold the same values;
+    their ranges over the calibration images say which quantizer each one is."""
+    import numpy as np
+
+    from sscma_rtmdet.quant.export import match_tensors
+
+    v = np.linspace(0.2, 0.8, 16, dtype=np.float32).reshape(1, 1, 1, 16)
+    ours = {"attn.gate_pre_q": v, "attn.gate_q": v.copy()}
+    tfl = {7: v.copy(), 9: v.copy()}
+    got = match_tensors(tfl, ours, {7: (-3.5, 3.1), 9: (0.0, 1.0)},
+                        {"attn.gate_pre_q": (-3.4, 3.0), "attn.gate_q": (0.0, 1.0)})
+    assert got == {7: "attn.gate_pre_q", 9: "attn.gate_q"}
+    assert set(match_tensors(tfl, ours).values()) == {"attn.gate_pre_q"}  # by value alone: ambiguous

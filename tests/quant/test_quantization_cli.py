@@ -7,7 +7,7 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from sscma_rtmdet.cli.quantization import main
+from sscma_rtmdet.cli.quantization import choose_state, main
 from sscma_rtmdet.export.int8 import SILU_INPUT_FLOOR
 from sscma_rtmdet.quant.fake_quant import qparams_from_range
 
@@ -29,7 +29,7 @@ def test_qat_exports_learned_int8(tiny_run, tmp_path, monkeypatch):
     pytest.importorskip("onnx2tf")
     work = tmp_path / "wd"
     res = _run([tiny_run["config"], tiny_run["ckpt"], "--work-dir", work, "--no-progress", "--calib-images", 4,
-                "--rounding-trials", 1, *_opts(tiny_run, max_epochs=1, **{"qat.calib_batches": 1})], tmp_path, monkeypatch)
+                "--rounding-trials", 1, *_opts(tiny_run, max_epochs=1)], tmp_path, monkeypatch)
     assert res.exit_code == 0, res.output
     out = tmp_path / "out" / "qat_model_test.tflite"
     assert out.is_file() and (work / "qat_model_test.tflite").is_file()
@@ -43,14 +43,20 @@ def test_qat_exports_learned_int8(tiny_run, tmp_path, monkeypatch):
     assert "in_mul_q" in q["tensor_to_quantizer"].values()  # the input MUL(pixels, 1/std) gets QAT's grid
     for name, agree in q["agreement_with_fake_quant"].items():
         assert agree["within_one_step"] >= 0.95, (name, agree)
-    # the calibrated model was validated before fine-tuning and competed for the export (default: best)
-    assert "QAT start (calibrated, before fine-tuning)" in (work / next(work.glob("*.log")).name).read_text()
+    # QAT started from the PTQ ranges, validated that start (epoch 0), and by default exported both the
+    # start and the fine-tuned state, scored both files and kept the better one
+    log = (work / next(work.glob("*.log")).name).read_text()
+    assert "QAT start = PTQ" in log and "QAT start (calibrated, before fine-tuning)" in log
+    cands = q["candidates"]
+    assert [c["epoch"] for c in cands] == [0, 1] and [c["which"] for c in cands] == ["start", "tuned"]
+    assert all(c["file_mAP"] is not None for c in cands)
     chosen = q["state"]
-    assert chosen["which"] == "best" and chosen["epoch"] in (0, 1)
-    assert "exporting the best QAT state" in res.output
+    assert chosen == cands[choose_state(cands)]
+    assert (work / "qat_epoch_0.tflite").is_file() and (work / "qat_epoch_1.tflite").is_file()
+    assert "QAT state" in res.output and "<- exported" in res.output
     # the int8 tensors carry exactly the ranges the exported QAT checkpoint learned
-    ckpt = torch.load(work / f"best_coco_bbox_mAP_epoch_{chosen['epoch']}.pth", map_location="cpu",
-                      weights_only=True)
+    name = "qat_start.pth" if chosen["epoch"] == 0 else f"best_coco_bbox_mAP_epoch_{chosen['epoch']}.pth"
+    ckpt = torch.load(work / name, map_location="cpu", weights_only=True)
     assert ckpt["meta"]["metrics"]["coco/bbox_mAP"] == pytest.approx(chosen["val_mAP"])
     state = ckpt["state_dict"]
     from ai_edge_litert.interpreter import Interpreter
@@ -70,6 +76,45 @@ def test_qat_exports_learned_int8(tiny_run, tmp_path, monkeypatch):
     assert checked >= 30
     assert "bbox_mAP: qat_model_test.tflite" in res.output
     assert "fake-quant over 2 rounding realizations" in res.output
+
+    # QAT's start is the PTQ model: exported before fine-tuning it is the PTQ int8 file of the same checkpoint
+    # (same calibration images), every weight, bias and activation grid
+    # (tools/export.py's int8 path, without its float32 check, which this 2-epoch model's near-flat outputs fail)
+    from sscma_rtmdet.config import load_config
+    from sscma_rtmdet.data.preprocess import Preprocess
+    from sscma_rtmdet.export.onnx_export import export_onnx
+    from sscma_rtmdet.export.pipeline import ExportRequest, calibration_batch
+    from sscma_rtmdet.export.tflite_export import export_tflite
+    from sscma_rtmdet.inference.checkpoints import load_torch_model
+
+    cfg = load_config(tiny_run["config"], tiny_run["options"])
+    pre, imgsz = Preprocess.from_config(cfg.preprocess), (64, 64)
+    onnx = tmp_path / "ptq" / "epoch_2.onnx"
+    export_onnx(load_torch_model(cfg, tiny_run["ckpt"])[0], pre, imgsz, onnx, num_classes=3)
+    calib = calibration_batch(cfg, ExportRequest(checkpoint=tiny_run["ckpt"], calib_num=4), imgsz, pre)
+    ptq = _int8_contents(export_tflite(onnx, onnx.with_suffix(""), ["int8"], calib, verify_samples=0)["int8"])
+    start = _int8_contents(work / "qat_epoch_0.tflite")
+    assert start == ptq
+
+
+def _int8_contents(path) -> tuple:
+    """(sorted (op code, shape, scales, zero points) of every op output, sorted (dtype, shape, bytes) of every
+    constant): what a file computes, independent of tensor names and op order."""
+    from tensorflow.lite.tools import flatbuffer_utils as fbu
+
+    model = fbu.read_model(str(path))
+    graph = model.subgraphs[0]
+    codes = [max(c.builtinCode, c.deprecatedBuiltinCode) for c in model.operatorCodes]
+    outs, consts = [], []
+    for op in graph.operators:
+        for t in op.outputs:
+            q = graph.tensors[t].quantization
+            outs.append((codes[op.opcodeIndex], tuple(graph.tensors[t].shape), tuple(q.scale), tuple(q.zeroPoint)))
+    for t in graph.tensors:
+        data = model.buffers[t.buffer].data
+        if data is not None and len(data):
+            consts.append((t.type, tuple(t.shape), bytes(data)))
+    return sorted(outs), sorted(consts)
 
 
 def test_wrong_class_count_is_a_clear_error(tiny_run, tmp_path, monkeypatch):

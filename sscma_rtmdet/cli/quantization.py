@@ -161,7 +161,7 @@ def _export_best_file(trainer, cfg, work: Path, source: str):
 
 
 def _publish(src: Path, dst: Path, meta: dict) -> None:
-    """Atomic copy of an exported .tflite (and its float .onnx next to it) with `meta` as the sidecar."""
+    """Atomic copy of an exported .tflite to `dst` with `meta` as its sidecar (just the sidecar when equal)."""
     from ..export.metadata import write_metadata
     from ..utils.fileio import atomic_write_bytes
 
@@ -170,18 +170,25 @@ def _publish(src: Path, dst: Path, meta: dict) -> None:
     write_metadata(dst, meta)
 
 
-def _file_ap(cfg, path: Path) -> float:
-    """bbox_mAP of an exported file on the val split (the evaluation tools/test.py runs)."""
-    from ..data.preprocess import Preprocess
-    from ..engine.build import build_coco, build_eval_loader, imgsz_of
-    from ..evaluation.predictors import build_predictor
+def _val_ap(cfg, predictor, strides) -> float:
+    """bbox_mAP of a predictor on the val split (the evaluation tools/test.py runs)."""
+    from ..engine.build import build_coco, build_eval_loader
     from ..evaluation.runner import evaluate_predictions, predict_dataset
 
     coco = build_coco(cfg, "val")
-    predictor, strides, _ = build_predictor(cfg, path, imgsz_of(cfg), Preprocess.from_config(cfg.preprocess))
     results, metas, _ = predict_dataset(predictor, build_eval_loader(cfg, coco), strides, cfg.test_cfg,
                                         progress=False)
     return evaluate_predictions(results, metas, coco, log=None)["metrics"]["coco/bbox_mAP"]
+
+
+def _file_ap(cfg, path: Path) -> float:
+    """bbox_mAP of an exported file on the val split."""
+    from ..data.preprocess import Preprocess
+    from ..engine.build import imgsz_of
+    from ..evaluation.predictors import build_predictor
+
+    predictor, strides, _ = build_predictor(cfg, path, imgsz_of(cfg), Preprocess.from_config(cfg.preprocess))
+    return _val_ap(cfg, predictor, strides)
 
 
 def _compare(cfg, path: Path, fq: float | None, qmodel, trials: int, device: str, ap: float | None) -> None:
@@ -192,8 +199,7 @@ def _compare(cfg, path: Path, fq: float | None, qmodel, trials: int, device: str
     Judged against the mean of the fake-quant realizations: a single fake-quant AP carries rounding noise
     (up to 1.3 AP points measured on the demo SiLU nano's 60 val images)."""
     from ..data.preprocess import Preprocess
-    from ..engine.build import build_coco, build_eval_loader
-    from ..evaluation.runner import evaluate_predictions, predict_dataset, torch_predictor
+    from ..evaluation.runner import torch_predictor
     from ..quant.qmodel import jittered_ranges
 
     ap = _file_ap(cfg, path) if ap is None else ap
@@ -201,15 +207,12 @@ def _compare(cfg, path: Path, fq: float | None, qmodel, trials: int, device: str
     if fq is None:
         return
     click.echo(f"bbox_mAP: fake-quant model (its validation) {fq:.4f}, gap {100 * (ap - fq):+.2f} AP points")
-    coco = build_coco(cfg, "val")
     pre = Preprocess.from_config(cfg.preprocess)
     runs = [fq]
     qmodel = qmodel.to(device).eval()
     for seed in range(1, trials + 1):
         with jittered_ranges(qmodel, seed):
-            results, metas, _ = predict_dataset(torch_predictor(qmodel, pre, device), build_eval_loader(cfg, coco),
-                                                qmodel.head.strides, cfg.test_cfg, progress=False)
-            runs.append(evaluate_predictions(results, metas, coco, log=None)["metrics"]["coco/bbox_mAP"])
+            runs.append(_val_ap(cfg, torch_predictor(qmodel, pre, device), qmodel.head.strides))
     mean = sum(runs) / len(runs)
     if trials:
         click.echo(f"bbox_mAP: fake-quant over {len(runs)} rounding realizations {mean:.4f} (min {min(runs):.4f}, "

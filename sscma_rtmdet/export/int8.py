@@ -122,6 +122,11 @@ def silu_floor_ranges(calibrated: bytes, ranges: dict[int, tuple[float, float]] 
             if i in cal and cal[i][0] < SILU_INPUT_FLOOR < cal[i][1]}
 
 
+def ptq_ranges(calibrated: bytes, measured: dict[int, tuple[float, float]]) -> dict[int, tuple[float, float]]:
+    """The ranges PTQ quantizes with: the re-measured ones (`measured_ranges`), SiLU inputs floored."""
+    return {**measured, **silu_floor_ranges(calibrated, measured)}
+
+
 def quantize_calibrated(calibrated: bytes) -> bytes:
     """Calibrated float flatbuffer -> full-int8 flatbuffer (int8 input/output, per-channel weights)."""
     tf = _tf()
@@ -135,6 +140,5 @@ def full_int8(saved_model: Path, calib: np.ndarray) -> bytes:
     """PTQ: calibrate on `calib`, re-measure the ranges, floor SiLU inputs, quantize. Returns the int8
     flatbuffer."""
     calibrated = calibrate_only(saved_model, calib)
-    ranges = measured_ranges(calibrated, calib)
-    ranges.update(silu_floor_ranges(calibrated, ranges))
+    ranges = ptq_ranges(calibrated, measured_ranges(calibrated, calib))
     return quantize_calibrated(override_ranges(calibrated, ranges))

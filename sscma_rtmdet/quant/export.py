@@ -21,8 +21,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..export.int8 import (calibrate_only, calibrated_tensors, measured_ranges, override_ranges,
-                           quantize_calibrated, silu_floor_ranges)
+from ..export.int8 import (calibrate_only, calibrated_tensors, measured_ranges, override_ranges, ptq_ranges,
+                           quantize_calibrated)
 from ..export.tflite_export import onnx_to_saved_model, tflite_metadata, verify_against_onnx
 from ..utils.fileio import atomic_write
 from .qmodel import quantizers
@@ -158,7 +158,6 @@ def start_from_ptq(qmodel: nn.Module, preprocess, imgsz, calib: np.ndarray) -> d
     from ..export.onnx_export import export_onnx
     from .qmodel import deploy_model
 
-    was = qmodel.training
     with tempfile.TemporaryDirectory(prefix="sscma_qat_start_") as tmp:
         onnx_file = Path(tmp) / "start.onnx"
         export_onnx(deploy_model(qmodel).cpu(), preprocess, imgsz, onnx_file)
@@ -176,7 +175,6 @@ def start_from_ptq(qmodel: nn.Module, preprocess, imgsz, calib: np.ndarray) -> d
         if qs[name].fixed is None and qs[name].tied is None:
             qs[name].set_range(lo, hi)
             n += 1
-    qmodel.train(was)
     return {"tensors": len(tfl), "matched": len(matches), "set": n}
 
 
@@ -187,9 +185,7 @@ def convert_qat(qmodel: nn.Module, saved_model: Path, calib: np.ndarray, preproc
     """
     calibrated, tfl, matches, measured = _calibrate_and_match(qmodel, saved_model, calib, preprocess)
     learned = learned_ranges(qmodel, matches)
-    ranges = dict(measured)  # unmatched tensors: PTQ's ranges (SiLU inputs floored)
-    ranges.update(silu_floor_ranges(calibrated, ranges))
-    ranges.update(learned)
+    ranges = {**ptq_ranges(calibrated, measured), **learned}  # unmatched tensors keep PTQ's ranges
     int8 = quantize_calibrated(override_ranges(calibrated, ranges))
     names = _tensor_names(calibrated)
     used = set(matches.values())

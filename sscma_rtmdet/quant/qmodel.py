@@ -151,7 +151,6 @@ def deploy_model(qmodel: nn.Module) -> nn.Module:
     return model
 
 
-
 @contextlib.contextmanager
 def jittered_ranges(model: nn.Module, seed: int, rel: float = 1e-4):
     """Inside: every learned activation range scaled by (1 + e), e ~ U(-rel, rel) per quantizer (fixed and tied

@@ -18,6 +18,7 @@ echo "[setup] installing into $VENV (first time: ~2 min, ~3.3 GB)"
 "$VENV/bin/python" -m pip install -q --disable-pip-version-check torch==2.13.0
 "$VENV/bin/python" -m pip install -q --disable-pip-version-check -c requirements/constraints.txt \
   -r requirements/core.txt -r requirements/export.txt
+"$VENV/bin/python" -m pip install -q --disable-pip-version-check --no-deps -r requirements/bench.txt
 "$VENV/bin/python" -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
 "$VENV/bin/python" -c "import torch; assert torch.__version__.startswith('2.13.0'), torch.__version__"
 echo "$WANT" > "$STAMP"

@@ -128,12 +128,15 @@ def ptq_ranges(calibrated: bytes, measured: dict[int, tuple[float, float]]) -> d
 
 
 def quantize_calibrated(calibrated: bytes) -> bytes:
-    """Calibrated float flatbuffer -> full-int8 flatbuffer (int8 input/output, per-channel weights)."""
+    """Calibrated float flatbuffer -> full-int8 flatbuffer (int8 input/output, per-channel weights), nearest
+    resizes rewritten as ops XNNPACK runs (export.xnnpack; same int8 values)."""
     tf = _tf()
     from tensorflow.lite.python import convert
 
-    return convert.mlir_quantize(calibrated, disable_per_channel=False, input_data_type=tf.int8,
-                                 output_data_type=tf.int8)
+    from .xnnpack import nearest_resize_as_concat
+
+    return nearest_resize_as_concat(convert.mlir_quantize(calibrated, disable_per_channel=False,
+                                                          input_data_type=tf.int8, output_data_type=tf.int8))
 
 
 def full_int8(saved_model: Path, calib: np.ndarray) -> bytes:

@@ -3,15 +3,21 @@
 Output order (fixed): `score_s8, score_s16, score_s32, box_s8, box_s16, box_s32` (for strides 8/16/32),
 i.e. all score maps in stride order, then all box maps. Per-level, separately named tensors keep int8
 quantization per output (one concatenated tensor lost ~11 AP at int8).
+
+Hard-sigmoid gates are exported as relu6(x + 3) * (1/6) (`xnnpack_gates`): the same function, but TFLite
+turns it into conv (bias + 3) with a fused RELU6 and a MUL, which XNNPACK runs; ONNX HardSigmoid becomes
+RELU_0_TO_1, which XNNPACK does not run, so each gate split the CPU graph in two partitions.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import warnings
 from pathlib import Path
 from typing import Sequence
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from ..errors import UserError
@@ -78,6 +84,28 @@ class ExportWrapper(nn.Module):
         return dict(zip(self.output_names, self.forward(x)))
 
 
+class Relu6HardSigmoid(nn.Module):
+    """hardsigmoid(x) = relu6(x + 3) / 6 (PyTorch's own definition), with the division as a multiply so
+    TFLite keeps it a MUL (XNNPACK and Vela run MUL, not DIV). Any shape in, same shape out."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.relu6(x + 3.0) * (1.0 / 6.0)
+
+
+@contextlib.contextmanager
+def xnnpack_gates(model: nn.Module):
+    """Inside: every nn.Hardsigmoid child of `model` is a `Relu6HardSigmoid` (restored on exit)."""
+    swapped = [(parent, name, child) for parent in list(model.modules())
+               for name, child in parent.named_children() if type(child) is nn.Hardsigmoid]
+    for parent, name, _ in swapped:
+        setattr(parent, name, Relu6HardSigmoid())
+    try:
+        yield model
+    finally:
+        for parent, name, child in swapped:
+            setattr(parent, name, child)
+
+
 def _torch_export(wrapper: nn.Module, imgsz, path: Path, opset: int) -> None:
     dummy = torch.zeros(1, 3, int(imgsz[0]), int(imgsz[1]))
     with warnings.catch_warnings():
@@ -116,7 +144,7 @@ def export_onnx(model: nn.Module, preprocess, imgsz, out_path: str | Path, fold_
     try:
         with torch.no_grad():
             shapes = [list(t.shape) for t in wrapper(torch.zeros(1, 3, h, w))]
-        with atomic_write(out_path, suffix=".onnx") as tmp:
+        with atomic_write(out_path, suffix=".onnx") as tmp, xnnpack_gates(model):
             _torch_export(wrapper, (h, w), tmp, opset)
             proto = onnx.load(str(tmp))
             if simplify:

@@ -114,17 +114,17 @@ class QChannelAttention(ChannelAttention):
     """mean -> fc -> hard-sigmoid -> mul, each TFLite tensor quantized."""
 
     def _init_quant(self) -> None:
-        # TFLite folds hard-sigmoid's x/6 + 1/2 into the fc conv (one tensor, gate_pre_q) and clamps with
-        # RELU_0_TO_1 (a second tensor, gate_q). The clamp's input keeps the fc's wide range (-3.6..3.1 on
-        # the demo nano's last stage) on its own grid: modelling it as one [0, 1] tensor left QAT's start
-        # different from the PTQ file.
+        # The exporter writes hard-sigmoid as relu6(fc + 3) * (1/6) (export.onnx_export.xnnpack_gates):
+        # TFLite folds the + 3 into the fc conv's bias and fuses the RELU6 (one tensor, gate_pre_q, on
+        # [0, 6]), then MULs by the int8 constant 1/6 (exact: 127 steps of (1/6)/255 above zero point -128)
+        # into a second tensor, gate_q.
         self.pool_q, self.gate_pre_q, self.gate_q, self.mul_q = ActQuant(), ActQuant(), ActQuant(), ActQuant()
         if isinstance(self.fc, QConv2d):
             del self.fc.out_q
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        pre = self.gate_pre_q(self.fc(self.pool_q(self.pool(x))) / 6 + 0.5)
-        return self.mul_q(x * self.gate_q(pre.clamp(0.0, 1.0)))
+        pre = self.gate_pre_q(F.relu6(self.fc(self.pool_q(self.pool(x))) + 3.0))
+        return self.mul_q(x * self.gate_q(pre * (1.0 / 6.0)))
 
 
 def _out_quant(m: nn.Module) -> ActQuant | None:

@@ -1,8 +1,6 @@
 """tools/export.py: checkpoint -> ONNX / TFLite float32, float16, int8 / Vela (Ethos-U55)."""
 from __future__ import annotations
 
-import sys
-
 import click
 
 from .common import cfg_options_option, friendly_errors
@@ -25,10 +23,16 @@ from .common import cfg_options_option, friendly_errors
 @click.option("--no-fold-normalization", is_flag=True,
               help="Keep (x-mean)/std outside the graph (input is normalised float); default folds it in so "
                    "the int8 model takes raw pixels.")
-@click.option("--no-verify", is_flag=True, help="Skip the check of each file against the torch model.")
+@click.option("--no-verify", is_flag=True,
+              help="Skip every accuracy check (each TFLite file against ONNX, every file against torch, the "
+                   "constant/saturated-output checks); an int8 file that is not fully integer is then a warning. "
+                   "Evaluate the files with tools/test.py instead.")
+@click.option("--allow-arch-mismatch", is_flag=True,
+              help="Load a checkpoint trained with another architecture (activation, widths, head options) "
+                   "than the config's; the default refuses it.")
 @friendly_errors
 def main(config, checkpoint, cfg_options, imgsz, formats, out_dir, calib_images, calib_num,
-         no_fold_normalization, no_verify):
+         no_fold_normalization, no_verify, allow_arch_mismatch):
     """Export CHECKPOINT (trained with CONFIG) for deployment.
 
     From work_dirs/x/epoch_50.pth it writes epoch_50.onnx, epoch_50_float32.tflite, epoch_50_float16.tflite,
@@ -41,18 +45,13 @@ def main(config, checkpoint, cfg_options, imgsz, formats, out_dir, calib_images,
 
     from ..config import load_config
     from ..export.pipeline import ExportRequest, export_checkpoint
-    from ..export.tflite_export import ExportError
-    from ..export.vela import VelaError
     from ..inference.checkpoints import resolve_model_path
 
     cfg = load_config(config, list(cfg_options))
     req = ExportRequest(checkpoint=resolve_model_path(checkpoint, config), formats=tuple(formats),
                         imgsz=tuple(imgsz) if imgsz else None, out_dir=Path(out_dir) if out_dir else None,
                         calib_images=Path(calib_images) if calib_images else None, calib_num=calib_num,
-                        fold_normalization=not no_fold_normalization, verify=not no_verify, log=click.echo)
-    try:
-        files = export_checkpoint(cfg, req)
-    except (ExportError, VelaError) as e:
-        click.echo(f"error: export failed: {e}", err=True)
-        sys.exit(1)
+                        fold_normalization=not no_fold_normalization, verify=not no_verify, log=click.echo,
+                        allow_arch_mismatch=allow_arch_mismatch)
+    files = export_checkpoint(cfg, req)  # ExportError/VelaError are UserErrors: `error: ...`, exit 2
     click.echo("written: " + ", ".join(str(p) for p in files.values()))

@@ -20,8 +20,11 @@ VIDEO_EXTS = {".mp4", ".avi", ".mov", ".mkv", ".webm"}
 @click.option("--device", default="cpu", show_default=True, help="torch device for .pth models.")
 @click.option("--threads", type=click.IntRange(min=1), default=2, show_default=True)
 @click.option("--no-progress", is_flag=True)
+@click.option("--config", type=click.Path(exists=True, dir_okay=False),
+              help="Only for a .pth written by an older version (config stored as text, which is never "
+                   "executed): the training config to build its model from.")
 @friendly_errors
-def main(model, source, out_dir, score_thr, iou_thr, device, threads, no_progress):
+def main(model, source, out_dir, score_thr, iou_thr, device, threads, no_progress, config):
     """Detect objects with MODEL in SOURCE (image, folder of images, or video) and save drawings.
 
     Input size, colour order, normalisation and class names come from the checkpoint or the export's
@@ -30,7 +33,8 @@ def main(model, source, out_dir, score_thr, iou_thr, device, threads, no_progres
     from ..errors import UserError
     from ..inference.detector import Detector
 
-    det = Detector(model, device=device, threads=threads, score_thr=score_thr, iou_threshold=iou_thr)
+    det = Detector(model, device=device, threads=threads, score_thr=score_thr, iou_threshold=iou_thr,
+                   config=config)
     src, out = Path(source), Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     if src.is_dir():
@@ -53,21 +57,29 @@ def _describe(res) -> str:
 
 
 def _images(det, files, out, no_progress) -> None:
+    """Draw detections for every readable image; UserError when none of `files` could be read."""
     import cv2
     from tqdm import tqdm
 
+    from ..data.checks import read_image
+    from ..errors import UserError
     from ..utils.fileio import atomic_write
     from ..visualize import draw_detections
 
+    skipped = []
     for f in tqdm(files, disable=no_progress or len(files) == 1, desc="infer"):
-        img = cv2.imread(str(f), cv2.IMREAD_COLOR)
+        img = read_image(str(f))
         if img is None:
             click.echo(f"skipped {f}: unreadable image", err=True)
+            skipped.append(f)
             continue
         res = det(img)
         with atomic_write(out / f"{f.stem}.jpg") as tmp:
             cv2.imwrite(str(tmp), draw_detections(img, res.boxes, res.scores, res.labels, det.classes, 0.0))
         tqdm.write(f"{f.name}: {len(res)} detections{': ' if len(res) else ''}{_describe(res)}")
+    if len(skipped) == len(files):
+        raise UserError(f"no readable image: {', '.join(str(f) for f in skipped[:5])}"
+                        f"{' ...' if len(skipped) > 5 else ''} (missing, truncated or not an image)")
 
 
 def _video(det, src, out, no_progress) -> None:

@@ -53,9 +53,12 @@ def qat_config(config: str, cfg_options: list[str], schedule: str | Path):
                    "times: the AP spread of int8 rounding alone, to judge the file-vs-fake-quant gap.")
 @click.option("--no-eval", is_flag=True, help="Skip evaluating the exported .tflite on the val split.")
 @click.option("--no-progress", is_flag=True, help="No progress bar (log lines only).")
+@click.option("--allow-arch-mismatch", is_flag=True,
+              help="Use a checkpoint trained with another architecture (activation, widths, head options) "
+                   "than the config's; the default refuses it.")
 @friendly_errors
 def main(config, checkpoint, cfg_options, qat_schedule, work_dir, out_dir, calib_images, device, seed,
-         export_which, rounding_trials, no_eval, no_progress):
+         export_which, rounding_trials, no_eval, no_progress, allow_arch_mismatch):
     """Fine-tune CHECKPOINT (trained with CONFIG) with int8 fake quantization, export qat_model_test.tflite.
 
     \b
@@ -89,7 +92,7 @@ def main(config, checkpoint, cfg_options, qat_schedule, work_dir, out_dir, calib
         cfg["qat"]["calib_images"] = calib_images
     work = Path(work_dir or Path(default_work_dir(config)) / "qat")
     opts = TrainOptions(work_dir=work, config_path=config, seed=seed, device=device, amp=False,
-                        progress=not no_progress)
+                        progress=not no_progress, allow_arch_mismatch=allow_arch_mismatch)
     trainer = QATTrainer(cfg, opts, ckpt)
     trainer.train()
     target = work / "qat_model_test.tflite"

@@ -20,9 +20,12 @@ from .common import cfg_options_option, friendly_errors
               help="CPU threads for ONNX Runtime / LiteRT / torch.")
 @click.option("--device", default="cpu", show_default=True, help="torch device for .pth models.")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
+@click.option("--allow-arch-mismatch", is_flag=True,
+              help="Use a checkpoint trained with another architecture (activation, widths, head options) "
+                   "than the config's; the default refuses it.")
 @friendly_errors
 def main(config, model, cfg_options, split, out_json, show_dir, show_score_thr, batch_size, threads, device,
-         no_progress):
+         no_progress, allow_arch_mismatch):
     """Evaluate MODEL (.pth checkpoint, .onnx or .tflite export) with COCO bbox metrics.
 
     One path for every format: letterbox exactly as in training -> model -> decode -> NMS (test_cfg) -> COCO.
@@ -45,7 +48,8 @@ def main(config, model, cfg_options, split, out_json, show_dir, show_score_thr, 
     path = resolve_model_path(model, config)
     imgsz, preprocess = imgsz_of(cfg), Preprocess.from_config(cfg.preprocess)
     coco = build_coco(cfg, split)
-    predictor, strides, classes = build_predictor(cfg, path, imgsz, preprocess, device, threads)
+    predictor, strides, classes = build_predictor(cfg, path, imgsz, preprocess, device, threads,
+                                                  allow_arch_mismatch)
     if classes and list(classes) != list(coco.classes):
         click.echo(f"warning: {path.name} was trained on classes {list(classes)}, the dataset has "
                    f"{list(coco.classes)}", err=True)

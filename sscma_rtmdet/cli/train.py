@@ -17,8 +17,11 @@ from .common import cfg_options_option, friendly_errors
 @click.option("--device", default="auto", show_default=True, help="'auto', 'cpu', 'cuda' or 'cuda:N'.")
 @click.option("--no-amp", is_flag=True, help="Disable mixed precision on CUDA.")
 @click.option("--no-progress", is_flag=True, help="No progress bar (log lines only).")
+@click.option("--allow-arch-mismatch", is_flag=True,
+              help="load_from / --resume a checkpoint trained with another architecture (activation, widths, head options) "
+                   "than the config's; the default refuses it.")
 @friendly_errors
-def main(config, cfg_options, work_dir, resume, seed, device, no_amp, no_progress):
+def main(config, cfg_options, work_dir, resume, seed, device, no_amp, no_progress, allow_arch_mismatch):
     """Train CONFIG. Writes epoch_N.pth, last.pth, best_coco_bbox_mAP_epoch_N.pth, the resolved config,
     a text log and TensorBoard scalars (tf_logs/) into the work dir.
 
@@ -37,5 +40,6 @@ def main(config, cfg_options, work_dir, resume, seed, device, no_amp, no_progres
 
     cfg = load_config(config, list(cfg_options))
     opts = TrainOptions(work_dir=Path(work_dir or default_work_dir(config)), config_path=config, seed=seed,
-                        resume=resume, device=device, amp=not no_amp, progress=not no_progress)
+                        resume=resume, device=device, amp=not no_amp, progress=not no_progress,
+                        allow_arch_mismatch=allow_arch_mismatch)
     Trainer(cfg, opts).train()

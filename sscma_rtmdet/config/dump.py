@@ -1,4 +1,5 @@
-"""Write a loaded config as one flat, loadable Python file (also embedded as text in checkpoints)."""
+"""Write a loaded config as one flat, loadable Python file; `config_to_data` gives the plain data that
+checkpoints store (never text: a model file's config is data, rebuilt without executing anything)."""
 from __future__ import annotations
 
 import math
@@ -11,7 +12,7 @@ from ..errors import ConfigError
 from ..utils.fileio import atomic_write_text
 from .config import to_plain
 
-__all__ = ["config_to_text", "dump_config"]
+__all__ = ["config_to_data", "config_to_text", "dump_config"]
 
 _WIDTH = 100
 
@@ -45,18 +46,25 @@ def _assignment(name: str, value: Any) -> str:
     return prefix + text.replace("\n", "\n" + " " * len(prefix))
 
 
-def config_to_text(cfg: dict) -> str:
-    """Flat Python source for `cfg`: a header comment, then one `name = value` per top-level key."""
+def config_to_data(cfg: dict) -> dict:
+    """`cfg` as plain nested dicts/lists/tuples of numbers and strings (what checkpoints store).
+
+    `Config(config_to_data(cfg))` rebuilds it; nothing in it is ever executed."""
     plain = to_plain(cfg)
-    source = getattr(cfg, "filename", None)
-    header = "# Flattened sscma-rtmdet config" + (f" (from {source})" if source else "") + \
-             "; load it with sscma_rtmdet.config.load_config.\n"
-    lines = []
     for name, value in plain.items():
         if not isinstance(name, str) or not name.isidentifier() or name.startswith("_"):
             raise ConfigError(f"config key {name!r} is not a valid top-level config name")
         _check_literal(value, name)
-        lines.append(_assignment(name, value))
+    return plain
+
+
+def config_to_text(cfg: dict) -> str:
+    """Flat Python source for `cfg`: a header comment, then one `name = value` per top-level key."""
+    plain = config_to_data(cfg)
+    source = getattr(cfg, "filename", None)
+    header = "# Flattened sscma-rtmdet config" + (f" (from {source})" if source else "") + \
+             "; load it with sscma_rtmdet.config.load_config.\n"
+    lines = [_assignment(name, value) for name, value in plain.items()]
     return header + "\n".join(lines) + "\n"
 
 

@@ -9,10 +9,10 @@ import os
 import warnings
 from typing import Any
 
-import cv2
 import numpy as np
 
 from ..errors import DataError
+from .checks import check_image_entries, read_image, size_mismatch
 
 _MAX_LISTED = 5  # missing files named in an error message
 
@@ -101,6 +101,8 @@ class CocoDetection:
         self.ann_path = os.path.join(data_root, ann_file)
         self.img_dir = os.path.join(data_root, img_prefix)
         data = load_coco_json(self.ann_path)
+        self.num_raw_annotations = len(data["annotations"])
+        check_image_entries(data["images"], data_root, self.img_dir, self.ann_path)
         cats = real_categories(data)
         self.classes = tuple(str(c["name"]) for c in cats)
         self.cat2label = {c["id"]: i for i, c in enumerate(cats)}
@@ -180,9 +182,12 @@ class CocoDetection:
         return os.path.join(self.img_dir, self._images[i]["file_name"])
 
     def load_image(self, i: int) -> np.ndarray:
-        """(h, w, 3) uint8 BGR; an unreadable file raises DataError naming it."""
+        """(h, w, 3) uint8 BGR; an unreadable file raises DataError naming it, a truncated JPEG and a size
+        that disagrees with the JSON's width/height warn naming it."""
         path = self.image_path(i)
-        img = cv2.imread(path, cv2.IMREAD_COLOR)
+        img = read_image(path)
+        if img is not None and (msg := size_mismatch(self._images[i], img.shape[:2])):
+            warnings.warn(f"{self.ann_path}: {msg}", stacklevel=2)
         if img is None:
             raise DataError(f"cannot read image {path} (missing, truncated or not an image); "
                             f"fix or remove it from {self.ann_path}")

@@ -1,8 +1,9 @@
 """Self-describing checkpoints, written atomically.
 
 A checkpoint holds `state_dict` (the EMA weights: the ones evaluated and exported), the resolved config as
-text, class names, preprocessing, imgsz, epoch/iter, toolkit version, and, for resuming, the raw model,
-optimizer, EMA and RNG states.
+plain data (nested dicts/lists of numbers and strings; `stored_config` rebuilds it, nothing in a model file
+is ever executed), class names, preprocessing, imgsz, epoch/iter, toolkit version, and, for resuming, the
+raw model, optimizer, EMA and RNG states. Everything loads with `torch.load(weights_only=True)`.
 """
 from __future__ import annotations
 
@@ -19,11 +20,13 @@ from ..utils.fileio import atomic_save_torch
 FORMAT = "sscma_rtmdet/1"
 
 
-def make_checkpoint(*, state_dict: dict, config_text: str, classes: list[str], preprocess: dict,
+def make_checkpoint(*, state_dict: dict, config: dict, classes: list[str], preprocess: dict,
                     imgsz, epoch: int, iteration: int, resume: dict | None = None,
                     metrics: dict | None = None) -> dict:
+    from ..config import config_to_data
+
     return {
-        "format": FORMAT, "version": __version__, "state_dict": state_dict, "config": config_text,
+        "format": FORMAT, "version": __version__, "state_dict": state_dict, "config": config_to_data(config),
         "meta": {"classes": list(classes), "num_classes": len(classes), "preprocess": dict(preprocess),
                  "imgsz": list(imgsz), "epoch": epoch, "iter": iteration, "metrics": metrics or {}},
         "resume": resume,
@@ -52,6 +55,52 @@ def is_ours(ckpt: dict) -> bool:
     return ckpt.get("format") == FORMAT
 
 
+def stored_config(ckpt: dict, path, required: bool = True):
+    """The Config a checkpoint of ours was trained with, rebuilt from plain data (never executed).
+
+    Older checkpoints hold the config as Python text: that is refused when `required` (running it would run
+    whatever code a model file carries) and gives None otherwise."""
+    from ..config import Config
+
+    data = ckpt.get("config")
+    if isinstance(data, dict) and all(isinstance(k, str) for k in data):
+        return Config(data, filename=str(path))
+    if not required:
+        return None
+    if isinstance(data, str):
+        raise CheckpointError(
+            f"{path} stores its config as Python text (written by an older sscma-rtmdet). Code inside a model "
+            "file is never executed, so it cannot rebuild its model on its own: pass the training config "
+            f"(tools/test.py CONFIG {path}, tools/infer.py --config CONFIG, Detector(path, config=CONFIG)), or "
+            "re-save it with a current version (resume or retrain) to store the config as data")
+    raise CheckpointError(f"{path} holds no usable config (found {type(data).__name__}); pass the training "
+                          "config (tools/test.py CONFIG CHECKPOINT)")
+
+
+def check_architecture(ckpt: dict, path, cfg, allow: bool = False, log=None) -> None:
+    """A checkpoint of ours must describe the same network as `cfg.model` (activation, widths, head options).
+
+    Raises CheckpointError naming both; with `allow` it only warns through `log` (default: warnings)."""
+    from ..models.arch import describe, differences
+
+    stored = stored_config(ckpt, path, required=False) if is_ours(ckpt) else None
+    if stored is None or "model" not in stored:
+        return
+    diffs = differences(stored["model"], cfg["model"])
+    if not diffs:
+        return
+    msg = (f"{path} was trained as {describe(stored['model'])} but the config ({cfg.filename or 'given'}) "
+           f"builds {describe(cfg['model'])}:\n  " + "\n  ".join(diffs))
+    if not allow:
+        raise CheckpointError(msg + "\nuse the config the checkpoint was trained with, or pass "
+                              "--allow-arch-mismatch to load its weights into this model anyway")
+    if log is None:
+        import warnings
+        warnings.warn(msg + "\n(--allow-arch-mismatch: loading anyway)", stacklevel=2)
+    else:
+        log(msg + "\n(--allow-arch-mismatch: loading anyway)")
+
+
 def find_latest(work_dir: str | os.PathLike) -> Path | None:
     """The newest resumable checkpoint in a work dir: `last.pth` if present, else the highest epoch_N."""
     work_dir = Path(work_dir)
@@ -72,3 +121,48 @@ def prune_epoch_checkpoints(work_dir: str | os.PathLike, keep: int, protect: set
     for _, p in epochs[:-keep]:
         if p not in protect:
             p.unlink(missing_ok=True)
+
+
+def _resume_candidates(work_dir: Path) -> list[Path]:
+    """last.pth, then epoch_N.pth and best_*_epoch_N.pth by descending N (newest training state first)."""
+    numbered = [(int(m.group(1)), p) for p in work_dir.glob("*.pth")
+                if (m := re.fullmatch(r"(?:epoch|best_\w+_epoch)_(\d+)\.pth", p.name))]
+    last = [work_dir / "last.pth"] if (work_dir / "last.pth").is_file() else []
+    return last + [p for _, p in sorted(numbered, key=lambda t: (-t[0], t[1].name))]
+
+
+def load_resumable(work_dir: str | os.PathLike, log=None) -> tuple[Path | None, dict | None]:
+    """(path, checkpoint) of the newest readable checkpoint with training state in `work_dir`, else
+    (None, None). An unreadable one (a truncated last.pth) is skipped and `log` says which file is used."""
+    skipped = []
+    for path in _resume_candidates(Path(work_dir)):
+        try:
+            ckpt = load_checkpoint_file(path)
+        except CheckpointError as e:
+            skipped.append(f"{path.name} ({str(e).split(': ', 1)[-1][:120]})")
+            continue
+        if not (is_ours(ckpt) and ckpt.get("resume")):
+            skipped.append(f"{path.name} (no training state)")
+            continue
+        if skipped and log is not None:
+            log(f"--resume: skipped unreadable {'; '.join(skipped)}; resuming from {path.name}, the newest "
+                "readable checkpoint")
+        return path, ckpt
+    if skipped:
+        raise CheckpointError(f"--resume: no readable checkpoint in {work_dir}: {'; '.join(skipped)}; start "
+                              "a fresh run (without --resume) or pass --resume PATH")
+    return None, None
+
+
+# atomic_write's temp names: "." + stem + "." + 8 mkstemp characters + suffix
+_TEMP = re.compile(r"\.(?:last|epoch_\d+|best_\w+|qat_start)\.[a-z0-9_]{8}\.pth")
+
+
+def clean_stale_temp(work_dir: str | os.PathLike) -> list[Path]:
+    """Delete checkpoint temp files a killed save left behind (e.g. `.epoch_3.k2j4_x9a.pth`); returns them."""
+    work_dir = Path(work_dir)
+    stale = [p for p in work_dir.glob(".*.pth") if _TEMP.fullmatch(p.name) and p.is_file()] \
+        if work_dir.is_dir() else []
+    for p in stale:
+        p.unlink(missing_ok=True)
+    return stale

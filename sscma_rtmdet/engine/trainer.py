@@ -12,22 +12,21 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from ..config import Config, config_to_text, dump_config
-from ..errors import CheckpointError, UserError
+from ..config import Config, dump_config
+from ..errors import UserError
 from . import checkpoint as ckpt_io
 from .build import build_coco, build_criterion, build_eval_loader, imgsz_of
 from .dist import DistInfo, barrier, cleanup, init_distributed
 from .ema import ExpMomentumEMA, unwrap
+from .guards import DivergenceGuard, TrainingDiverged, grad_norm  # noqa: F401 (TrainingDiverged re-exported)
+from .loading import load_pretrained, load_state, resume_source
 from .logger import Scalars, setup_logger
 from .optim import build_optimizer
+from .preflight import check_before_training
 from .schedule import schedule_from_config
 
 
 LAST_CKPT_EVERY_S = 60.0
-
-
-class TrainingDiverged(UserError):
-    """The loss became NaN/inf; nothing was saved from the broken step."""
 
 
 @dataclass
@@ -40,6 +39,7 @@ class TrainOptions:
     amp: bool = True
     progress: bool = True
     stop_after_iters: int | None = None  # for tests: simulate a kill after N iterations
+    allow_arch_mismatch: bool = False  # load_from/--resume a checkpoint trained with another architecture
 
 
 class Trainer:
@@ -55,6 +55,8 @@ class Trainer:
         self.scalars = Scalars(self.work_dir / "tf_logs" if main else None)
         seed_everything(opts.seed + self.dist.rank)
         self._build()
+        check_before_training(cfg, self.train_coco, self.val_coco, self.work_dir, self.log.warning, main)
+        self.guard = DivergenceGuard(self.work_dir)
         self.epoch, self.iter, self.best = 0, 0, {"metric": -1.0, "path": None}
         self._last_saved: float | None = None
         if opts.resume:
@@ -104,24 +106,21 @@ class Trainer:
                                 shuffle=True, seed=self.opts.seed, epoch=epoch, distributed=self.dist.enabled)
 
     def _load_pretrained(self, path: str) -> None:
-        from ..models.convert import load_checkpoint
-
-        report = load_checkpoint(unwrap(self.model), path)
+        report = load_pretrained(unwrap(self.model), path, self.cfg, self.opts.allow_arch_mismatch,
+                                 self.log.warning)
         self.ema = ExpMomentumEMA(unwrap(self.model), **self.cfg.ema)
         self.log.info(f"load_from {path}: {report}")
 
     def _resume(self, resume: str) -> None:
-        path = ckpt_io.find_latest(self.work_dir) if resume == "auto" else Path(resume)
+        path, ckpt = resume_source(resume, self.work_dir, self.cfg, self.classes, self.opts.allow_arch_mismatch,
+                                   self.log.warning)
         if path is None:
             self.log.info(f"--resume: no checkpoint in {self.work_dir}, starting from scratch")
             return
-        ckpt = ckpt_io.load_checkpoint_file(path)
-        state = ckpt.get("resume")
-        if not ckpt_io.is_ours(ckpt) or not state:
-            raise CheckpointError(f"{path} has no training state to resume from (it is a weights-only file)")
-        unwrap(self.model).load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.ema.load_state_dict(state["ema"])
+        state = ckpt["resume"]
+        load_state(unwrap(self.model), state["model"], path, "model")
+        load_state(self.optimizer, state["optimizer"], path, "optimizer")
+        load_state(self.ema, state["ema"], path, "EMA")
         self.scaler.load_state_dict(state.get("scaler", {}) or self.scaler.state_dict())
         self.epoch, self.iter, self.best = state["epoch"], state["iter"], state["best"]
         restore_rng(state["rng"])
@@ -202,14 +201,11 @@ class Trainer:
         out = self.criterion([c.float() for c in cls_scores], [b.float() for b in bbox_preds],
                              gt_boxes, gt_labels, tuple(inputs.shape[-2:]))
         loss = out["loss"]
-        if not torch.isfinite(loss).all():
-            raise TrainingDiverged(
-                f"loss became {float(loss.detach())} at epoch {self.epoch + 1}, iteration {self.iter + 1} "
-                f"(loss_cls={float(out['loss_cls'].detach()):.4g}, loss_bbox={float(out['loss_bbox'].detach()):.4g}); "
-                f"stopped without saving. Checkpoints already in {self.work_dir} are intact. Lower base_lr, "
-                "set grad_clip (e.g. --cfg-options grad_clip=10.0) or check the annotations.")
+        self.guard.check_loss(out, self.epoch, self.iter)  # NaN/inf or exploding: stop before the step
         self.optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(loss).backward()
+        norm = grad_norm(self.model.parameters(), self.scaler.get_scale())
+        self.guard.check_grad_norm(norm, self.epoch, self.iter)  # before the step touches the weights
         clip = self.cfg.schedule.get("grad_clip")
         if clip:
             self.scaler.unscale_(self.optimizer)
@@ -243,7 +239,7 @@ class Trainer:
                   "ema": self.ema.state_dict(), "scaler": self.scaler.state_dict(), "epoch": self.epoch,
                   "iter": self.iter, "best": self.best, "rng": rng_state()}
         return ckpt_io.make_checkpoint(
-            state_dict=self.ema.module.state_dict(), config_text=config_to_text(self.cfg), classes=self.classes,
+            state_dict=self.ema.module.state_dict(), config=self.cfg, classes=self.classes,
             preprocess=self.preprocess.to_dict(), imgsz=self.imgsz, epoch=self.epoch, iteration=self.iter,
             resume=resume, metrics=metrics)
 
@@ -253,6 +249,7 @@ class Trainer:
             return
         sched = self.cfg.schedule
         final = self.epoch == int(sched["max_epochs"])
+        self.guard.check_weights({"model": unwrap(self.model), "EMA": self.ema.module}, self.epoch, self.iter)
         self._save_best(metrics)
         periodic = self.epoch % int(sched["save_interval"]) == 0 or final
         # last.pth (for --resume) at most once a minute: short epochs would otherwise spend their time

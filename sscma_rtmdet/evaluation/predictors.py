@@ -51,13 +51,15 @@ def check_exported(meta: dict, path: Path, cfg: Config, imgsz: tuple[int, int], 
                                   "evaluate with the config it was exported from")
 
 
-def build_predictor(cfg: Config, path: Path, imgsz, preprocess, device: str = "cpu", threads: int = 1):
-    """(predictor, strides, classes or None) for a .pth, .onnx or .tflite file."""
+def build_predictor(cfg: Config, path: Path, imgsz, preprocess, device: str = "cpu", threads: int = 1,
+                    allow_arch_mismatch: bool = False):
+    """(predictor, strides, classes or None) for a .pth, .onnx or .tflite file (a .pth of ours must have
+    the config's architecture unless `allow_arch_mismatch`)."""
     suffix = path.suffix.lower()
     if suffix in (".pth", ".pt"):
         from ..inference.checkpoints import load_torch_model
 
-        model, meta = load_torch_model(cfg, path, device)
+        model, meta = load_torch_model(cfg, path, device, allow_arch_mismatch=allow_arch_mismatch)
         if meta.get("imgsz") and tuple(meta["imgsz"]) != tuple(imgsz):
             warnings.warn(f"{path} was trained at imgsz {tuple(meta['imgsz'])} but is evaluated at {imgsz}",
                           stacklevel=2)

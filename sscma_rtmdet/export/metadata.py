@@ -82,11 +82,43 @@ def validate_metadata(meta: dict, origin: str) -> dict:
     if meta["schema"] > SCHEMA_VERSION:
         raise CheckpointError(f"{origin}: metadata schema {meta['schema']} is newer than this toolkit "
                               f"understands ({SCHEMA_VERSION}); upgrade sscma-rtmdet")
+    _check_types(meta, origin)
     mapped = sorted(meta["output_map"].values())
     if mapped != sorted(meta["output_names"]):
         raise CheckpointError(f"{origin}: output_map {meta['output_map']} does not cover output_names "
                               f"{meta['output_names']} one-to-one; re-export the model")
     return meta
+
+
+def _is_num(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _seq(v, ok, n: int | None = None) -> bool:
+    """v is a list/tuple (of length n) whose items all pass ok."""
+    return isinstance(v, (list, tuple)) and (n is None or len(v) == n) and all(ok(x) for x in v)
+
+
+def _check_types(meta: dict, origin: str) -> None:
+    """The fields runtimes index into must have their documented types (a hand-edited or corrupt sidecar
+    is an error naming the field, not a TypeError later)."""
+    def positive_int(v):
+        return isinstance(v, int) and not isinstance(v, bool) and v > 0
+    checks = {
+        "input": isinstance(meta["input"], dict) and _seq(meta["input"].get("hw"), positive_int, 2),
+        "mean": _seq(meta["mean"], _is_num, 3),
+        "std": _seq(meta["std"], _is_num, 3),
+        "letterbox": isinstance(meta["letterbox"], dict) and _is_num(meta["letterbox"].get("pad_value")),
+        "strides": _seq(meta["strides"], positive_int),
+        "output_names": _seq(meta["output_names"], lambda x: isinstance(x, str)),
+        "output_map": isinstance(meta["output_map"], dict),
+        "num_classes": positive_int(meta["num_classes"]),
+        "schema": isinstance(meta["schema"], int),
+    }
+    bad = [k for k, ok in checks.items() if not ok]
+    if bad:
+        raise CheckpointError(f"{origin}: metadata field(s) {bad} have the wrong type or shape (see "
+                              "export/metadata.py); re-export the model with this toolkit")
 
 
 def write_metadata(model_path: str | Path, meta: dict) -> Path:

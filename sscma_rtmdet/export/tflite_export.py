@@ -15,6 +15,7 @@ import os
 import re
 import shutil
 import tempfile
+import warnings
 from pathlib import Path
 from typing import Iterable
 
@@ -33,6 +34,10 @@ FORMATS = ("float32", "float16", "int8")
 # p99 <= 0.12, mean <= 0.016, AP 0.164 vs 0.166 float; a 4-image overfit SiLU nano: p99 <= 0.10). A layout
 # bug gives >= 0.3. AP on real data is the judge.
 VERIFY_TOL = {"float32": {"max": 1e-4}, "float16": {"max": 2e-2}, "int8": {"mean": 0.15, "p99": 0.35}}
+# Absolute floors next to the relative limits: an error below these is accepted whatever the output's spread
+# (a lightly trained model's near-constant scores have a spread of ~1e-3, so 1e-4 of it refused a float32
+# conversion exact to 7e-8). Scores are probabilities, boxes pixels; int8 already floors its span at 32 steps.
+VERIFY_ATOL = {"float32": 1e-5, "float16": 2e-3, "int8": 0.0}
 
 
 class ExportError(ExportFailed, RuntimeError):
@@ -147,8 +152,9 @@ def _qparams(detail) -> dict | None:
     return None if scale == 0 else {"scale": float(scale), "zero_point": int(zp)}
 
 
-def tflite_metadata(onnx_meta: dict, path: Path, precision: str) -> dict:
-    """Sidecar for one .tflite: NHWC input, signature map, per-tensor quantization; validates int8."""
+def tflite_metadata(onnx_meta: dict, path: Path, precision: str, strict: bool = True) -> dict:
+    """Sidecar for one .tflite: NHWC input, signature map, per-tensor quantization; validates int8
+    (an error, or with strict=False a warning)."""
     key, ins, outs, interp = _signature_info(path)
     meta = copy.deepcopy(onnx_meta)
     (in_key, in_det), = ins.items()
@@ -159,9 +165,14 @@ def tflite_metadata(onnx_meta: dict, path: Path, precision: str) -> dict:
     for k, name in meta["output_map"].items():
         meta["outputs"][name]["quantization"] = _qparams(outs[k])
     if precision == "int8":
-        check_full_int8(interp, path)
-        if in_det["dtype"] != np.int8 or any(d["dtype"] != np.int8 for d in outs.values()):
-            raise ExportError(f"{path}: int8 export must have int8 input and outputs")
+        try:
+            check_full_int8(interp, path)
+            if in_det["dtype"] != np.int8 or any(d["dtype"] != np.int8 for d in outs.values()):
+                raise ExportError(f"{path}: int8 export must have int8 input and outputs")
+        except ExportError as e:
+            if strict:
+                raise
+            warnings.warn(f"{e} (kept: verification is off)", stacklevel=2)
     return meta
 
 
@@ -182,13 +193,15 @@ def object_mask(ref: dict, name: str) -> np.ndarray | None:
 
 
 def relative_errors(ref: dict, got: dict, qparams: dict, stats: Iterable[str] = ("max",),
-                    foreground_boxes: bool = False) -> dict[str, dict[str, float]]:
+                    foreground_boxes: bool = False, span_floor: float = 0.0) -> dict[str, dict[str, float]]:
     """{stat: {output: abs error / output range}}, stat in 'max', 'p99' (99th percentile), 'mean'.
 
     ref/got: {name: (N,C,H,W) array}. For int8 outputs (qparams[name] has a scale) the range is floored
     at 32 quantization steps, so a near-constant output is not flagged for an error of one or two steps.
     foreground_boxes: judge `box_sK` only at positions where `score_sK` (N,K,H,W) of ref peaks at
     >= FOREGROUND_SCORE (skipped when there are none).
+    span_floor: the range is at least this (so an absolute error `atol` stays within a relative limit `tol`
+    with span_floor = atol / tol).
     """
     reduce = {"max": np.max, "mean": np.mean, "p99": lambda e: np.quantile(e, 0.99)}
     out = {stat: {} for stat in stats}
@@ -203,14 +216,14 @@ def relative_errors(ref: dict, got: dict, qparams: dict, stats: Iterable[str] = 
                 continue
             err = err[fg]  # judged where objects are, against the whole output's range (its int8 grid)
         scale = (qparams.get(name) or {}).get("scale", 0.0)
-        span = max(float(r.max() - r.min()), 32 * scale) or 1.0
+        span = max(float(r.max() - r.min()), 32 * scale, span_floor) or 1.0
         for stat in stats:
             out[stat][name] = float(reduce[stat](err)) / span
     return out
 
 
 def verify_against_onnx(tflite_path: Path, onnx_path: Path, samples: np.ndarray, stats: Iterable[str] = ("max",),
-                        foreground_boxes: bool = False) -> dict[str, dict[str, float]]:
+                        foreground_boxes: bool = False, span_floor: float = 0.0) -> dict[str, dict[str, float]]:
     """Run both files on `samples` (N,H,W,3) and return `relative_errors` (outputs matched by name)."""
     from ..inference.backends import load_backend
 
@@ -219,7 +232,7 @@ def verify_against_onnx(tflite_path: Path, onnx_path: Path, samples: np.ndarray,
     got = tfl(samples)
     qparams = {name: o.get("quantization") for name, o in tfl.meta["outputs"].items()}
     try:
-        return relative_errors(ref, got, qparams, stats, foreground_boxes)
+        return relative_errors(ref, got, qparams, stats, foreground_boxes, span_floor)
     except ExportError as e:
         raise ExportError(f"{tflite_path}: {e}") from None
 
@@ -231,6 +244,8 @@ def export_tflite(onnx_path: str | Path, out_stem: str | Path, formats: Iterable
 
     calib: (N,H,W,3) float32 in the ONNX graph's input domain (see export.calibration); required for int8.
     metadata: the ONNX export's metadata (default: its sidecar). Returns {precision: path}.
+    verify_samples: calibration images each file is checked against ONNX on; 0 skips that check (and makes
+    a not fully integer int8 file a warning instead of an error).
     """
     formats = list(dict.fromkeys(formats))
     bad = [f for f in formats if f not in FORMATS]
@@ -262,7 +277,7 @@ def _convert_all(onnx_path, out_stem, formats, calib, meta, samples, strict: boo
             path = out_stem.with_name(f"{out_stem.name}_{precision}.tflite")
             with atomic_write(path, suffix=".tflite") as part:
                 part.write_bytes(convert_saved_model(saved, precision, calib))
-                fmeta = tflite_metadata(meta, part, precision)
+                fmeta = tflite_metadata(meta, part, precision, strict=samples is not None)
                 write_metadata(part, fmeta)  # the backend reads it during verification
                 try:
                     if samples is not None:
@@ -276,8 +291,9 @@ def _convert_all(onnx_path, out_stem, formats, calib, meta, samples, strict: boo
 
 
 def _verify(path: Path, onnx_path: Path, samples: np.ndarray, precision: str) -> dict:
+    floor = VERIFY_ATOL[precision] / VERIFY_TOL[precision]["max"] if "max" in VERIFY_TOL[precision] else 0.0
     errs = verify_against_onnx(path, onnx_path, samples, ("max", *VERIFY_TOL[precision]),
-                               foreground_boxes=precision == "int8")
+                               foreground_boxes=precision == "int8", span_floor=floor)
     report = {"samples": int(len(samples)), "foreground_boxes_only": precision == "int8"}
     for stat, per_output in errs.items():
         report[f"{stat}_rel_err_vs_onnx"] = per_output
@@ -285,5 +301,6 @@ def _verify(path: Path, onnx_path: Path, samples: np.ndarray, precision: str) ->
         worst = max(errs[stat], key=errs[stat].get)
         if errs[stat][worst] > tol:
             raise ExportError(f"{precision} TFLite output {worst} differs from ONNX by {errs[stat][worst]:.3g} of its "
-                              f"range ({stat}; limit {tol}); conversion is wrong")
+                              f"range ({stat}; limit {tol}, or {VERIFY_ATOL[precision]:g} absolute); conversion "
+                              "is wrong (tools/export.py --no-verify skips this check)")
     return report

@@ -87,6 +87,9 @@ class OnnxBackend(Backend):
     def __init__(self, path: Path, threads: int = 1):
         import onnxruntime as ort
 
+        from .validate import check_onnx
+
+        check_onnx(path)  # a corrupt file gives a clear error, not a protobuf traceback
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = max(1, int(threads))
         opts.inter_op_num_threads = 1
@@ -124,6 +127,9 @@ class TFLiteBackend(Backend):
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
         from ai_edge_litert.interpreter import Interpreter
 
+        from .validate import check_tflite
+
+        check_tflite(path)  # LiteRT does not verify the flatbuffer: a truncated file would crash it
         self.meta = read_metadata(path)
         self.interpreter = Interpreter(model_path=str(path), num_threads=max(1, int(threads)))
         sigs = self.interpreter.get_signature_list()

@@ -25,13 +25,16 @@ def resolve_model_path(path: str | os.PathLike, config_path: str | os.PathLike |
     raise CheckpointError(f"model file {p} does not exist{hint}")
 
 
-def load_torch_model(cfg: Config, path: str | os.PathLike, device: str = "cpu", ckpt: dict | None = None):
+def load_torch_model(cfg: Config, path: str | os.PathLike, device: str = "cpu", ckpt: dict | None = None,
+                     allow_arch_mismatch: bool = False):
     """Model from `cfg.model` with the checkpoint's weights (the EMA ones for ours), in eval mode.
 
     Returns (model, meta) where meta holds classes/imgsz/preprocess when the checkpoint has them.
-    The config's class count must equal the checkpoint's (no silent head re-initialisation here).
+    The config's class count must equal the checkpoint's (no silent head re-initialisation here), and a
+    checkpoint of ours must have been trained with the same architecture (`allow_arch_mismatch` downgrades
+    that to a warning).
     """
-    from ..engine.checkpoint import is_ours, load_checkpoint_file
+    from ..engine.checkpoint import check_architecture, is_ours, load_checkpoint_file
     from ..models import build_model
     from ..models.convert import load_checkpoint
 
@@ -41,8 +44,9 @@ def load_torch_model(cfg: Config, path: str | os.PathLike, device: str = "cpu", 
         raise CheckpointError(
             f"{path} was trained for {meta.get('num_classes')} classes {meta.get('classes')} but the config "
             f"says num_classes={cfg.num_classes}; pass --cfg-options num_classes={meta.get('num_classes')}")
+    check_architecture(ckpt, path, cfg, allow=allow_arch_mismatch)
     model = build_model(cfg.model)
-    report = load_checkpoint(model, ckpt, strict_head=True)
+    report = load_checkpoint(model, ckpt, strict_head=True, name=str(path), model_cfg=cfg.model)
     if report.not_loaded:
         raise CheckpointError(f"{path} is a backbone-only checkpoint; it cannot be evaluated as a detector")
     return model.to(device).eval(), meta

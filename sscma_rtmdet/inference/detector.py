@@ -35,7 +35,10 @@ class Detections:
 
 class Detector:
     def __init__(self, model_path: str | os.PathLike, device: str = "cpu", threads: int = 2,
-                 score_thr: float = 0.3, iou_threshold: float = 0.65, max_per_img: int = 300):
+                 score_thr: float = 0.3, iou_threshold: float = 0.65, max_per_img: int = 300,
+                 config: str | os.PathLike | None = None):
+        """`config`: only for a .pth written by an older version (config stored as text, never executed):
+        the training config file to build its model from."""
         from ..data.preprocess import Preprocess
         from ..evaluation.predictors import backend_predictor
         from ..evaluation.runner import torch_predictor
@@ -44,7 +47,7 @@ class Detector:
         self.test_cfg = dict(DEFAULT_TEST_CFG, score_thr=score_thr, iou_threshold=iou_threshold,
                              max_per_img=max_per_img)
         if self.path.suffix.lower() in (".pth", ".pt"):
-            model, meta = _torch_model_from_checkpoint(self.path, device)
+            model, meta = _torch_model_from_checkpoint(self.path, device, config)
             self.preprocess = Preprocess.from_config(meta["preprocess"])
             self.imgsz = tuple(meta["imgsz"])
             self.classes = list(meta["classes"])
@@ -87,15 +90,19 @@ def _read(path) -> np.ndarray:
     return img
 
 
-def _torch_model_from_checkpoint(path: Path, device: str):
-    """A self-describing checkpoint of ours -> (model, meta) using the config stored inside it."""
-    from ..config import load_config_from_text
-    from ..engine.checkpoint import is_ours, load_checkpoint_file
+def _torch_model_from_checkpoint(path: Path, device: str, config=None):
+    """A self-describing checkpoint of ours -> (model, meta), built from the config stored in it as data
+    (or, for a checkpoint of an older version, from the `config` file given; its stored text never runs)."""
+    from ..config import load_config
+    from ..engine.checkpoint import is_ours, load_checkpoint_file, stored_config
     from .checkpoints import load_torch_model
 
     ckpt = load_checkpoint_file(path)
     if not is_ours(ckpt):
         raise UserError(f"{path} is not an sscma-rtmdet checkpoint (no stored config/classes); evaluate it "
                         "with tools/test.py CONFIG CHECKPOINT instead")
-    cfg = load_config_from_text(ckpt["config"], str(path))
+    cfg = stored_config(ckpt, path, required=config is None)
+    if cfg is None or config is not None:
+        meta = ckpt.get("meta") or {}
+        cfg = load_config(config, {"num_classes": meta.get("num_classes")} if meta.get("num_classes") else None)
     return load_torch_model(cfg, path, device, ckpt=ckpt)

@@ -102,8 +102,8 @@ def _unwrap(obj, where: str) -> dict[str, torch.Tensor]:
     return obj
 
 
-def read_state_dict(src) -> tuple[dict[str, torch.Tensor], str]:
-    """Path or dict -> (flat state_dict, description for messages)."""
+def read_state_dict(src, name: str | None = None) -> tuple[dict[str, torch.Tensor], str]:
+    """Path or dict -> (flat state_dict, description for messages: `name` or the path)."""
     if isinstance(src, (str, Path)):
         path = Path(src)
         if not path.is_file():
@@ -112,8 +112,9 @@ def read_state_dict(src) -> tuple[dict[str, torch.Tensor], str]:
             obj = torch.load(path, map_location="cpu", weights_only=True)
         except Exception as e:  # corrupt, truncated or pickled with custom classes
             raise CheckpointError(f"cannot read checkpoint {path}: {e}") from e
-        return _unwrap(obj, f"checkpoint {path}"), str(path)
-    return _unwrap(src, "the given checkpoint dict"), "checkpoint dict"
+        return _unwrap(obj, f"checkpoint {path}"), f"checkpoint {path}"
+    where = f"checkpoint {name}" if name else "the given checkpoint dict"
+    return _unwrap(src, where), where
 
 
 def to_ours(state: dict[str, torch.Tensor]) -> tuple[dict[str, torch.Tensor], str]:
@@ -132,14 +133,16 @@ def to_ours(state: dict[str, torch.Tensor]) -> tuple[dict[str, torch.Tensor], st
     return out, fmt
 
 
-def load_checkpoint(model: nn.Module, src, strict_head: bool = False) -> LoadReport:
-    """Load a checkpoint (path or dict) into `model` (our RTMDet) in place.
+def load_checkpoint(model: nn.Module, src, strict_head: bool = False, name: str | None = None,
+                    model_cfg: dict | None = None) -> LoadReport:
+    """Load a checkpoint (path or dict; `name` labels a dict in messages) into `model` (our RTMDet) in place.
 
     A class-predictor shape mismatch (other num_classes) is skipped and reported unless strict_head.
     Backbone-only checkpoints fill only `backbone.*`. Anything else missing, unexpected or of the
-    wrong shape raises CheckpointError listing the keys.
+    wrong shape raises CheckpointError naming the file, with counts and the first few keys of each kind
+    (and both models when `model_cfg`, the config's `model` dict, is given).
     """
-    raw, where = read_state_dict(src)
+    raw, where = read_state_dict(src, name)
     state, fmt = to_ours(raw)
     own = model.state_dict()
     report = LoadReport(source_format=fmt)
@@ -160,13 +163,7 @@ def load_checkpoint(model: nn.Module, src, strict_head: bool = False) -> LoadRep
             else:
                 bad_shape.append(f"{k}: checkpoint {tuple(state[k].shape)} vs model {tuple(own[k].shape)}")
     if missing or unexpected or bad_shape:
-        raise CheckpointError(
-            f"{where} ({fmt} format) does not fit the model built from the config:"
-            + (f"\n  missing keys: {missing}" if missing else "")
-            + (f"\n  unexpected keys: {unexpected}" if unexpected else "")
-            + (f"\n  shape mismatches: {bad_shape}" if bad_shape else "")
-            + "\n  check that the config's model size/options (deepen/widen, share_conv, exp_on_reg...) "
-              "match the checkpoint")
+        raise CheckpointError(_mismatch_message(where, fmt, src, model_cfg, missing, unexpected, bad_shape))
     _check_shared(model, state, where)
     to_load = {k: v for k, v in state.items() if k not in report.skipped}
     model.load_state_dict(to_load, strict=False)
@@ -174,6 +171,24 @@ def load_checkpoint(model: nn.Module, src, strict_head: bool = False) -> LoadRep
     if report.skipped or report.ignored or report.not_loaded:
         log.warning("%s: %s", where, report.summary())
     return report
+
+
+def _mismatch_message(where, fmt, src, model_cfg, missing, unexpected, bad_shape) -> str:
+    """A short account of a checkpoint that does not fit: counts and the first few keys of each kind."""
+    from .arch import describe
+
+    stored = src.get("config") if isinstance(src, dict) else None
+    models = ""
+    if model_cfg is not None:
+        ckpt_model = describe(stored.get("model")) if isinstance(stored, dict) else f"a {fmt}-format checkpoint"
+        models = f"\n  checkpoint: {ckpt_model}\n  config:     {describe(model_cfg)}"
+    parts = [(f"{len(v)} {k}", _short(v, 3)) for k, v in (("missing keys", missing), ("unexpected keys",
+             unexpected), ("shape mismatches", bad_shape)) if v]
+    return (f"{where} ({fmt} format) does not fit the model built from the config: "
+            + ", ".join(n for n, _ in parts) + models
+            + "".join(f"\n  {n}, e.g.: {keys}" for n, keys in parts)
+            + "\n  check that the config's model size/options (deepen/widen, share_conv, exp_on_reg...) "
+              "match the checkpoint")
 
 
 def _check_shared(model: nn.Module, state: dict[str, torch.Tensor], where: str) -> None:

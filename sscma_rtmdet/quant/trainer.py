@@ -62,7 +62,8 @@ class QATTrainer(Trainer):
         from ..inference.checkpoints import load_torch_model
 
         super()._build()
-        model, _ = load_torch_model(self.cfg, self.source_checkpoint, self.device)
+        model, _ = load_torch_model(self.cfg, self.source_checkpoint, self.device,
+                                    allow_arch_mismatch=self.opts.allow_arch_mismatch)
         qmodel = prepare_qat(model, self.preprocess).train()
         calibrate(qmodel, self._calib_batches())
         self.log.info(f"QAT: {len(quantizers(qmodel))} quantizers calibrated on {len(self.calib)} images; "

@@ -7,7 +7,7 @@ from sscma_rtmdet.errors import CheckpointError
 
 
 def _ckpt(epoch=1):
-    return ck.make_checkpoint(state_dict={"w": torch.ones(2)}, config_text="a = 1\n", classes=["x", "y"],
+    return ck.make_checkpoint(state_dict={"w": torch.ones(2)}, config={"a": 1, "b": (1, 2)}, classes=["x", "y"],
                               preprocess={"color": "bgr"}, imgsz=(64, 96), epoch=epoch, iteration=10)
 
 
@@ -16,7 +16,8 @@ def test_save_load_describes_itself(tmp_path):
     got = ck.load_checkpoint_file(path)
     assert ck.is_ours(got)
     assert got["meta"]["classes"] == ["x", "y"] and got["meta"]["imgsz"] == [64, 96]
-    assert got["config"] == "a = 1\n" and got["version"]
+    assert got["config"] == {"a": 1, "b": (1, 2)} and got["version"]  # plain data, not text
+    assert ck.stored_config(got, path) == {"a": 1, "b": (1, 2)}
     assert not list(tmp_path.glob(".*"))  # no temp files left behind
 
 

@@ -104,16 +104,19 @@ def test_other_num_classes_skips_cls_preds(mmdet_sd, caplog):
 
 
 def test_wrong_size_lists_keys(mmdet_sd):
-    with pytest.raises(CheckpointError, match=r"(?s)shape mismatches: .*backbone\.stem\.0\.conv\.weight.*deepen/widen"):
+    """Summarised (issue 12): counts and the first few keys, not every key."""
+    with pytest.raises(CheckpointError, match=r"(?s)\d+ shape mismatches\n.*shape mismatches, e\.g\.: "
+                                              r"backbone\..*: checkpoint \(.*deepen/widen") as err:
         load_checkpoint(build_model(model_cfg("s")), mmdet_sd)
+    assert len(str(err.value)) < 1500
 
 
 def test_missing_and_unexpected_keys(mmdet_sd):
     sd = dict(mmdet_sd)
     sd.pop("neck.out_convs.1.bn.weight")
     sd["neck.extra.weight"] = torch.zeros(1)
-    with pytest.raises(CheckpointError, match=r"(?s)missing keys: \['neck\.out_convs\.1\.bn\.weight'\].*"
-                                              r"unexpected keys: \['neck\.extra\.weight'\]"):
+    with pytest.raises(CheckpointError, match=r"(?s)1 missing keys, e\.g\.: neck\.out_convs\.1\.bn\.weight\n.*"
+                                              r"1 unexpected keys, e\.g\.: neck\.extra\.weight"):
         load_checkpoint(build_model(model_cfg("tiny")), sd)
 
 

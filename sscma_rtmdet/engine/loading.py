@@ -1,0 +1,77 @@
+"""Starting a run from a checkpoint: `load_from` weights and `--resume` state, with clear errors.
+
+Both refuse a checkpoint of ours trained with another architecture (`allow_arch_mismatch` downgrades that to
+a warning); `--resume` also refuses another class list, and a state that does not fit the model or optimizer
+is summarised (counts and first keys) instead of torch's full key dump. `--resume` without a path falls back
+to the newest readable checkpoint when `last.pth` is truncated, and says which it uses.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..errors import CheckpointError
+from . import checkpoint as ckpt_io
+
+
+def load_pretrained(model, path, cfg, allow_arch_mismatch: bool, log):
+    """`load_from`: weights of `path` into `model` (other class counts skip the head); returns the LoadReport."""
+    from ..models.convert import load_checkpoint
+
+    ckpt = ckpt_io.load_checkpoint_file(path)
+    ckpt_io.check_architecture(ckpt, path, cfg, allow=allow_arch_mismatch, log=log)
+    return load_checkpoint(model, ckpt, name=str(path), model_cfg=cfg.model)
+
+
+def resume_source(spec: str, work_dir, cfg, classes: list[str], allow_arch_mismatch: bool, log):
+    """(path, checkpoint) to resume from, or (None, None) when `spec == 'auto'` finds nothing."""
+    if spec == "auto":
+        path, ckpt = ckpt_io.load_resumable(work_dir, log)
+        if path is None:
+            return None, None
+    else:
+        path = Path(spec)
+        ckpt = ckpt_io.load_checkpoint_file(path)
+    if not ckpt_io.is_ours(ckpt) or not ckpt.get("resume"):
+        raise CheckpointError(f"{path} has no training state to resume from (it is a weights-only file)")
+    trained = list((ckpt.get("meta") or {}).get("classes") or [])
+    if trained and trained != list(classes):
+        raise CheckpointError(
+            f"--resume: {path} was trained on {len(trained)} classes {trained} but this run's dataset has "
+            f"{len(classes)} {list(classes)}; --resume continues the same run. To start a new run from its "
+            f"weights use --cfg-options load_from={path} (without --resume)")
+    ckpt_io.check_architecture(ckpt, path, cfg, allow=allow_arch_mismatch, log=log)
+    return path, ckpt
+
+
+def _short(keys: list[str], n: int = 3) -> str:
+    return ", ".join(keys[:n]) + (f", ... (+{len(keys) - n})" if len(keys) > n else "")
+
+
+def state_mismatch(own: dict, given: dict) -> str | None:
+    """None when `given` (a state_dict) fits `own` key for key and shape for shape, else a short account."""
+    if not isinstance(given, dict):
+        return f"expected a state_dict, found {type(given).__name__}"
+    missing = sorted(set(own) - set(given))
+    unexpected = sorted(set(given) - set(own))
+    shapes = sorted(k for k in set(own) & set(given) if hasattr(own[k], "shape") and hasattr(given[k], "shape")
+                    and tuple(own[k].shape) != tuple(given[k].shape))
+    parts = [f"{len(v)} {name} (e.g. {_short(v)})" for name, v in
+             (("missing keys", missing), ("unexpected keys", unexpected), ("shape mismatches", shapes)) if v]
+    return "; ".join(parts) or None
+
+
+def load_state(target, state, path, what: str) -> None:
+    """target.load_state_dict(state) with a CheckpointError naming `path` and `what` when it does not fit."""
+    if what == "model":
+        problem = state_mismatch(target.state_dict(), state)
+        if problem:
+            raise CheckpointError(f"--resume: the model in {path} does not fit the model of this config: "
+                                  f"{problem}; resume with the config of that run, or start a new run with "
+                                  f"--cfg-options load_from={path}")
+    try:
+        target.load_state_dict(state)
+    except (RuntimeError, ValueError, KeyError, TypeError) as e:
+        first = str(e).strip().splitlines()[0][:300] if str(e).strip() else type(e).__name__
+        raise CheckpointError(f"--resume: the {what} state in {path} does not fit this run ({first}); resume "
+                              f"with the config of that run, or start a new run with "
+                              f"--cfg-options load_from={path}") from None

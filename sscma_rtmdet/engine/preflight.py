@@ -1,0 +1,71 @@
+"""Checks before any training step: settings and datasets that would train on nothing are refused.
+
+- batch sizes must be positive integers, num_workers non-negative, max_epochs / save_interval /
+  log_interval positive (0 or -1 used to train with batch 1, exit 0 without a checkpoint, or crash);
+- the training split needs images and at least one usable box (an annotation file without `annotations`
+  trained with loss_bbox 0); images without boxes are counted in a warning (they train as background);
+- the validation split needs images and boxes (an empty one chose a "best" checkpoint at AP 0);
+- checkpoint temp files a killed save left in the work dir (`.epoch_3.k2j4_x9a.pth`) are deleted.
+"""
+from __future__ import annotations
+
+from ..config import Config
+from ..errors import ConfigError, DataError
+from .checkpoint import clean_stale_temp
+
+
+def _positive(value, name: str, minimum: int = 1) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        kind = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
+        raise ConfigError(f"{name}={value!r} must be {kind}")
+
+
+def check_settings(cfg: Config) -> None:
+    """The numbers a run divides by or loops over (ConfigError naming the option)."""
+    _positive(cfg.train_dataloader["batch_size"], "batch_size (train_dataloader.batch_size)")
+    if "val_dataloader" in cfg and "batch_size" in cfg.val_dataloader:
+        _positive(cfg.val_dataloader["batch_size"], "val_batch_size (val_dataloader.batch_size)")
+    if "val_batch_size" in cfg:
+        _positive(cfg.val_batch_size, "val_batch_size")
+    _positive(cfg.train_dataloader["num_workers"], "num_workers (train_dataloader.num_workers)", minimum=0)
+    sched = cfg.schedule
+    for key in ("max_epochs", "save_interval", "log_interval"):
+        if key in sched:
+            _positive(sched[key], f"{key} (schedule.{key})")
+
+
+def check_split(coco, split: str, log) -> None:
+    """DataError when `coco` (a CocoDetection) has no image or no usable box; a warning with counts when
+    some images have no box."""
+    n = len(coco)
+    if n == 0:
+        raise DataError(f"{coco.ann_path} lists no images: the {split} split is empty")
+    empty = sum(1 for i in range(n) if len(coco.get_ann(i)[1]) == 0)
+    if empty == n:
+        raw = getattr(coco, "num_raw_annotations", None)
+        what = "has no 'annotations' (missing or empty list)" if raw == 0 else \
+            f"has {raw} annotation(s) but none is a usable box ({_skipped(coco)})"
+        use = "there is nothing to learn" if split == "train" else \
+            "validation would score nothing and pick a meaningless best checkpoint"
+        raise DataError(f"{coco.ann_path} {what}: none of its {n} images has a box, {use}")
+    if empty:
+        log(f"warning: {empty} of {n} {split} images in {coco.ann_path} have no boxes "
+            f"({'they train as background-only images' if split == 'train' else 'they count as background'})")
+
+
+def _skipped(coco) -> str:
+    counts = getattr(coco, "annotation_report", {}) or {}
+    parts = [f"{v} {k.replace('_', ' ')}" for k, v in counts.items() if v]
+    return "skipped: " + ", ".join(parts) if parts else "all skipped"
+
+
+def check_before_training(cfg: Config, train_coco, val_coco, work_dir, log, main: bool = True) -> None:
+    """Everything above; `log(msg)` reports warnings and removed temp files (main process only)."""
+    check_settings(cfg)
+    check_split(train_coco, "train", log)
+    check_split(val_coco, "val", log)
+    if main:
+        stale = clean_stale_temp(work_dir)
+        if stale:
+            log(f"removed {len(stale)} temp file(s) left by an interrupted save: "
+                + ", ".join(p.name for p in stale))

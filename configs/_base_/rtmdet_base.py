@@ -17,18 +17,27 @@ test_img_prefix = val_img_prefix
 preprocess = dict(color='bgr', mean=[103.53, 116.28, 123.675], std=[57.375, 57.12, 58.395], pad_value=114)
 
 # ---- schedule ---------------------------------------------------------------------------------------
+# The recipe: mmdetection's, for 8 GPUs x 32 images and 300 epochs of COCO. At the start of training
+# engine/schedule.fit_config_schedule fits it to the run (lr to the real global batch, warmup to at most
+# warmup_max_ratio of the iterations, stage 2 to the same share of the epochs, about val_count
+# validations) and prints what it chose; a name given in --cfg-options is used exactly as given.
 max_epochs = 300
+recipe_epochs = 300  # the run length the recipe's epoch counts are for
 stage2_num_epochs = 20
 stage2_epoch = max(max_epochs - stage2_num_epochs, 0)  # first epoch of the plain (stage-2) pipeline
-batch_size = 32
+batch_size = 32  # per step, all GPUs together
 val_batch_size = 8
 num_workers = 2
-base_lr = 0.004
+base_lr = 0.004  # AdamW lr at lr_ref_batch images per step
+lr_ref_batch = 256
+lr_scaling = 'sqrt'  # how the lr follows batch_size: 'sqrt' (Adam), 'linear' or 'none'
 weight_decay = 0.05
 warmup_iters = 1000
+warmup_max_ratio = 0.1
 warmup_ratio = 1e-5
 min_lr_ratio = 0.05
 val_interval = 10
+val_count = 10  # short runs validate every max_epochs // val_count epochs (and every stage-2 epoch)
 save_interval = 10
 max_keep_ckpts = 3
 grad_clip = None  # e.g. 10.0 (max L2 norm)

@@ -41,8 +41,7 @@ def main(config, data, work_dir, epochs, imgsz, formats, threads):
     cfg = load_config(config, [
         f"data_root={data}/", "num_classes=3", "train_ann_file=train/_annotations.coco.json",
         "val_ann_file=valid/_annotations.coco.json", "train_img_prefix=train/", "val_img_prefix=valid/",
-        f"imgsz=({h},{w})", f"max_epochs={epochs}", f"stage2_num_epochs={max(epochs // 4, 1)}",
-        "base_lr=0.002", "warmup_iters=100", f"val_interval={max(epochs // 6, 1)}", "num_workers=2"])
+        f"imgsz=({h},{w})", f"max_epochs={epochs}", "num_workers=2"])
     final = work / f"epoch_{epochs}.pth"
     if not (final.exists() and load_checkpoint_file(final)["meta"]["epoch"] == epochs):
         click.echo(f"== train {Path(config).name} for {epochs} epochs at {h}x{w} -> {work}")

@@ -32,13 +32,15 @@ class Config(dict):
 
     Dicts inside (also inside lists/tuples) become `Config`s, each an independent copy, so editing
     `cfg.train_dataloader.dataset.pipeline` never changes `cfg.train_pipeline`. `filename` is the file the
-    config came from (None for nested ones). Keys that clash with dict methods (`items`, `get`, ...) are
+    config came from (None for nested ones); `overrides` the option names the user gave when loading it
+    (`--cfg-options` keys, top-level or dotted), so fitted values can leave them alone. Keys that clash with dict methods (`items`, `get`, ...) are
     reachable with `cfg['items']`.
     """
 
     def __init__(self, data: dict | None = None, filename: str | None = None):
         super().__init__()
         object.__setattr__(self, "filename", None if filename is None else str(filename))
+        object.__setattr__(self, "overrides", frozenset())
         for key, value in (data or {}).items():
             self[key] = value
 
@@ -52,7 +54,7 @@ class Config(dict):
             raise AttributeError(f"config has no key {name!r}") from None
 
     def __setattr__(self, name: str, value: Any) -> None:
-        if name == "filename":
+        if name in ("filename", "overrides"):
             object.__setattr__(self, name, value)
         else:
             self[name] = value
@@ -73,7 +75,9 @@ class Config(dict):
         return self[key]
 
     def copy(self) -> "Config":
-        return Config(to_plain(self), self.filename)
+        out = Config(to_plain(self), self.filename)
+        object.__setattr__(out, "overrides", self.overrides)
+        return out
 
     def to_dict(self) -> dict:
         """Plain nested dicts/lists/tuples (no Config inside)."""

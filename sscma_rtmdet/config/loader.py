@@ -317,7 +317,9 @@ def _load(path: Path, cfg_options: Any, loader: _Loader) -> Config:
     dotted = [(split_key(k), v) for k, v in checked.items() if "." in k]
     ns = loader.load(path, names, dotted)
     _apply_pins(ns, {}, copy.deepcopy(dotted), {})
-    return Config(ns, filename=str(path))
+    cfg = Config(ns, filename=str(path))
+    cfg.overrides = frozenset(checked)
+    return cfg
 
 
 def load_config(path: str | os.PathLike, cfg_options: list[str] | dict | None = None) -> Config:

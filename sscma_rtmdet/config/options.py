@@ -143,6 +143,10 @@ def _type_error(key: str, given: Any, err: _Mismatch) -> ConfigError:
     return ConfigError(msg)
 
 
+# Names whose value may be switched off with None although the config sets one (load_from=None: random init).
+NULLABLE = frozenset({"load_from"})
+
+
 def check_overrides(overrides: dict[str, Any], reference: dict, filename: str) -> dict[str, Any]:
     """Check each override key exists in `reference` and coerce its value to the config's type.
 
@@ -154,6 +158,9 @@ def check_overrides(overrides: dict[str, Any], reference: dict, filename: str) -
             raise ConfigError(f"--cfg-options: bad key {key!r}; use names like num_classes or "
                               f"model.head.num_classes")
         ref = _resolve(key, reference, filename)
+        if val is None and key in NULLABLE:
+            checked[key] = None
+            continue
         try:
             checked[key] = _coerce(ref, val)
         except _Mismatch as err:

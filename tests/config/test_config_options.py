@@ -54,3 +54,15 @@ def test_config_copies_are_independent_and_pickle():
         assert isinstance(clone.loader, Config) and clone.loader.pipeline[0].type == "B"
     cfg.update(x={"y": 1})
     assert cfg.x.y == 1 and cfg.setdefault("z", {"w": 2}).w == 2
+
+
+def test_load_from_none_switches_pretrained_weights_off():
+    from pathlib import Path
+
+    from sscma_rtmdet.config import load_config
+
+    nano = Path(__file__).resolve().parents[2] / "configs" / "rtmdet_nano_8xb32_300e_coco.py"
+    assert load_config(nano).load_from.endswith(".pth")
+    assert load_config(nano, ["load_from=None"]).load_from is None
+    with pytest.raises(ConfigError, match="data_root"):
+        load_config(nano, ["data_root=None"])  # only load_from may be None

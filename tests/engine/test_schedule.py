@@ -28,3 +28,73 @@ def test_schedule_from_config_uses_epochs():
     f = schedule_from_config(sched, 0.1, iters_per_epoch=4)
     assert f(19) == pytest.approx(0.1)
     assert f(40) == pytest.approx(0.005)
+
+
+# ---- fitting the recipe to the run ------------------------------------------------------------------
+from pathlib import Path  # noqa: E402
+
+from sscma_rtmdet.config import load_config  # noqa: E402
+from sscma_rtmdet.engine.schedule import (batch_lr_scale, fit_config_schedule,  # noqa: E402
+                                          format_schedule_table)
+from sscma_rtmdet.errors import ConfigError  # noqa: E402
+
+CONFIGS = Path(__file__).resolve().parents[2] / "configs"
+TUTORIAL = ["num_classes=2", "max_epochs=50", "imgsz=(192,192)"]
+
+
+def test_coco_recipe_length_gives_mmdetection_schedule():
+    """8x32 images, 118k COCO images (463 iterations per epoch), 300 epochs: mmdet's numbers exactly."""
+    cfg = load_config(CONFIGS / "rtmdet_tiny_8xb32_300e_coco.py", ["batch_size=256"])
+    fit = fit_config_schedule(cfg, 256, 463)
+    assert (fit.lr, fit.warmup_iters, fit.stage2_epoch, fit.val_interval) == (0.004, 1000, 280, 10)
+    assert cfg.schedule["flat_epochs"] == 150
+    assert fit.val_epochs(300) == list(range(10, 281, 10)) + list(range(281, 301))
+
+
+def test_tutorial_run_is_fitted():
+    """The tutorial: nano, 600 images at batch 32 (19 iterations per epoch), 50 epochs."""
+    cfg = load_config(CONFIGS / "rtmdet_nano_8xb32_300e_coco.py", TUTORIAL)
+    fit = fit_config_schedule(cfg, 32, 19)
+    assert fit.max_iters == 950
+    assert fit.warmup_iters == 95  # 2000 capped at 10% of 950
+    assert fit.stage2_epoch == 47  # 20/300 of 50 epochs -> the last 3
+    assert fit.val_interval == 5
+    assert fit.val_epochs(50) == [5, 10, 15, 20, 25, 30, 35, 40, 45, 48, 49, 50]
+    expected = cfg.base_lr * batch_lr_scale(32, cfg.lr_ref_batch, cfg.lr_scaling)
+    assert fit.lr == pytest.approx(expected)
+    table = format_schedule_table(fit.rows)
+    for text in ("iterations", "950 (50 x 19)", "warmup iters", "capped at 0.1", "stage-2 epoch", "47",
+                 "48-50"):
+        assert text in table, table
+
+
+def test_explicit_values_are_used_exactly():
+    opts = TUTORIAL + ["base_lr=0.01", "warmup_iters=2000", "stage2_num_epochs=20", "val_interval=7"]
+    cfg = load_config(CONFIGS / "rtmdet_nano_8xb32_300e_coco.py", opts)
+    fit = fit_config_schedule(cfg, 64, 19)
+    assert (fit.lr, fit.warmup_iters, fit.stage2_epoch, fit.val_interval) == (0.01, 2000, 30, 7)
+    assert "set by you" in format_schedule_table(fit.rows)
+    cfg = load_config(CONFIGS / "rtmdet_nano_8xb32_300e_coco.py", TUTORIAL + ["optimizer.lr=0.003",
+                                                                              "schedule.stage2_epoch=10"])
+    fit = fit_config_schedule(cfg, 64, 19)
+    assert (fit.lr, fit.stage2_epoch) == (0.003, 10)
+
+
+def test_fitting_the_config_a_run_wrote_gives_the_same_schedule(tmp_path):
+    from sscma_rtmdet.config import dump_config
+
+    cfg = load_config(CONFIGS / "rtmdet_nano_8xb32_300e_coco_relu.py", TUTORIAL + ["batch_size=16"])
+    fit = fit_config_schedule(cfg, 16, 38)
+    cfg.optimizer["lr"] = fit.lr
+    cfg.schedule.update(warmup_iters=fit.warmup_iters, stage2_epoch=fit.stage2_epoch)
+    dump_config(cfg, tmp_path / "run.py")
+    again = fit_config_schedule(load_config(tmp_path / "run.py"), 16, 38)
+    assert again.rows == fit.rows
+
+
+def test_batch_lr_rules():
+    assert batch_lr_scale(64, 256, "sqrt") == pytest.approx(0.5)
+    assert batch_lr_scale(64, 256, "linear") == pytest.approx(0.25)
+    assert batch_lr_scale(64, 256, "none") == 1.0
+    with pytest.raises(ConfigError, match="lr_scaling='cube'"):
+        batch_lr_scale(64, 256, "cube")

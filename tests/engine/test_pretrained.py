@@ -1,0 +1,56 @@
+import os
+
+import pytest
+import torch
+
+from sscma_rtmdet.engine.pretrained import ROOT, resolve_weights, slim_state_dict
+from sscma_rtmdet.errors import CheckpointError
+
+
+def test_relative_load_from_is_found_from_any_folder(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    found = resolve_weights("configs/rtmdet_nano_8xb32_300e_coco.py")
+    assert found == ROOT / "configs" / "rtmdet_nano_8xb32_300e_coco.py"
+    (tmp_path / "mine.pth").write_bytes(b"x")
+    assert resolve_weights("mine.pth").resolve() == tmp_path / "mine.pth"  # the user's own file wins
+    with pytest.raises(CheckpointError, match=r"load_from='nope/x.pth': no such file .*load_from=None"):
+        resolve_weights("nope/x.pth")
+    assert os.getcwd() == str(tmp_path)
+
+
+def test_slim_state_dict_halves_floats():
+    sd = {"backbone.stem.0.conv.weight": torch.randn(4, 3, 3, 3), "head.cls_preds.0.weight": torch.randn(36, 8),
+          "head.reg_preds.0.bias": torch.randn(4), "backbone.stem.0.bn.num_batches_tracked": torch.tensor(7)}
+    out = slim_state_dict(sd)
+    assert set(out) == set(sd)
+    assert out["backbone.stem.0.conv.weight"].dtype == torch.float16
+    assert out["backbone.stem.0.bn.num_batches_tracked"].dtype == torch.int64
+    torch.testing.assert_close(out["head.reg_preds.0.bias"].float(), sd["head.reg_preds.0.bias"], atol=1e-2, rtol=1e-3)
+
+
+# ---- the shipped weights ---------------------------------------------------------------------------
+from _train_utils import small_dataset, tutorial_options  # noqa: E402
+
+from sscma_rtmdet.config import load_config  # noqa: E402
+from sscma_rtmdet.engine.checkpoint import load_checkpoint_file  # noqa: E402
+from sscma_rtmdet.engine.trainer import Trainer, TrainOptions  # noqa: E402
+
+NANOS = [ROOT / "configs" / "rtmdet_nano_8xb32_300e_coco.py", ROOT / "configs" / "rtmdet_nano_8xb32_300e_coco_relu.py"]
+
+
+@pytest.mark.parametrize("config", NANOS, ids=lambda p: p.stem)
+def test_nano_configs_start_from_their_shipped_weights_and_none_restores_random_init(config, tmp_path):
+    data = small_dataset(tmp_path / "data", num_train=4, num_valid=2)
+    cfg = load_config(config, tutorial_options(data))
+    shipped = load_checkpoint_file(resolve_weights(cfg.load_from))
+    assert shipped["meta"]["pretrain"]["dataset"] == "data/glyphs.py"  # made by tools/pretrain.py
+    assert resolve_weights(cfg.load_from).stat().st_size < 6 * 2**20
+    trainer = Trainer(cfg, TrainOptions(work_dir=tmp_path / "a", progress=False))
+    model = trainer.ema.module.state_dict()
+    for key, value in shipped["state_dict"].items():
+        if not key.startswith("head.cls_preds."):  # 36 glyph classes vs 3 here: skipped
+            torch.testing.assert_close(model[key], value.to(model[key].dtype), msg=key)
+    scratch = Trainer(load_config(config, tutorial_options(data) + ["load_from=None"]),
+                      TrainOptions(work_dir=tmp_path / "b", progress=False)).ema.module.state_dict()
+    key = "backbone.stem.0.conv.weight"
+    assert not torch.allclose(scratch[key], shipped["state_dict"][key].float())

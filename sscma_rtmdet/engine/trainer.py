@@ -23,7 +23,8 @@ from .loading import load_pretrained, load_state, resume_source
 from .logger import Scalars, setup_logger
 from .optim import build_optimizer
 from .preflight import check_before_training
-from .schedule import schedule_from_config
+from .pretrained import resolve_weights
+from .schedule import fit_config_schedule, format_schedule_table, schedule_from_config
 
 
 LAST_CKPT_EVERY_S = 60.0
@@ -106,10 +107,11 @@ class Trainer:
                                 shuffle=True, seed=self.opts.seed, epoch=epoch, distributed=self.dist.enabled)
 
     def _load_pretrained(self, path: str) -> None:
+        path = resolve_weights(path)
         report = load_pretrained(unwrap(self.model), path, self.cfg, self.opts.allow_arch_mismatch,
                                  self.log.warning)
         self.ema = ExpMomentumEMA(unwrap(self.model), **self.cfg.ema)
-        self.log.info(f"load_from {path}: {report}")
+        self.log.info(f"load_from {path}: {report.summary()}")
 
     def _resume(self, resume: str) -> None:
         path, ckpt = resume_source(resume, self.work_dir, self.cfg, self.classes, self.opts.allow_arch_mismatch,
@@ -127,23 +129,43 @@ class Trainer:
         self.log.info(f"resumed from {path}: epoch {self.epoch}, iter {self.iter}")
 
     # ---- loop -------------------------------------------------------------------------------------
+    def fit_schedule(self):
+        """Fit the config's recipe to this run (engine/schedule.py) and write the result into the config,
+        so the dumped config and every checkpoint hold what was used. Returns the FittedSchedule."""
+        batch = int(self.cfg.train_dataloader["batch_size"])
+        world = max(self.dist.world_size, 1)
+        per_rank = max(batch // world, 1)
+        iters = math.ceil(math.ceil(len(self.train_set) / world) / per_rank)
+        fitted = fit_config_schedule(self.cfg, per_rank * world, iters)
+        self.cfg.optimizer["lr"] = fitted.lr
+        self.cfg.schedule.update(warmup_iters=fitted.warmup_iters, stage2_epoch=fitted.stage2_epoch,
+                                 val_interval=fitted.val_interval)
+        return fitted
+
     def train(self) -> dict:
         sched = self.cfg.schedule
         max_epochs = int(sched["max_epochs"])
+        fitted = self.fit_schedule()
+        val_epochs = set(fitted.val_epochs(max_epochs))
         if self.dist.is_main:
             dump_config(self.cfg, self.work_dir / Path(self.opts.config_path).name)
         self.log.info(f"training {len(self.train_coco)} images, {len(self.classes)} classes {self.classes}, "
                       f"imgsz {self.imgsz}, {max_epochs} epochs, device {self.device}, "
                       f"world size {self.dist.world_size}, work dir {self.work_dir}")
+        self.log.info("schedule (names given in --cfg-options are used as given):\n"
+                      + format_schedule_table(fitted.rows))
         metrics: dict = {}
         try:
             for epoch in range(self.epoch, max_epochs):
                 if not self._train_epoch(epoch):
                     return {"stopped": True}
                 self.epoch = epoch + 1
-                if self.epoch % int(sched["val_interval"]) == 0 or self.epoch == max_epochs:
+                if self.epoch in val_epochs:
                     metrics = self.validate()
                 self._save(metrics)
+            if self.dist.is_main and self.best.get("path"):
+                self.log.info(f"best coco/bbox_mAP {self.best['metric']:.4f} at epoch {self.best['epoch']}: "
+                              f"{self.best['path']}")
         finally:
             self.scalars.close()
             cleanup(self.dist)

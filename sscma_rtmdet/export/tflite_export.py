@@ -96,19 +96,21 @@ def onnx_to_saved_model(onnx_path: Path, out_dir: Path, strict: bool = False) ->
 
 def convert_saved_model(saved: Path, precision: str, calib: np.ndarray | None) -> bytes:
     """SavedModel -> TFLite flatbuffer. int8 = full integer: int8 in/out, per-channel weights, SiLU inputs
-    floored (see export.int8). Nearest resizes become ops XNNPACK runs (export.xnnpack)."""
+    floored (see export.int8). Nearest resizes become ops XNNPACK runs (export.xnnpack); float16 keeps
+    scalar constants (the gates' 1/6) in float32."""
     if precision == "int8":
         from .int8 import full_int8
 
         return full_int8(saved, calib)
-    from .xnnpack import nearest_resize_as_concat
+    from .xnnpack import float32_scalars, nearest_resize_as_concat
 
     tf = _quiet_tf()
     conv = tf.lite.TFLiteConverter.from_saved_model(str(saved))
     if precision == "float16":
         conv.optimizations = [tf.lite.Optimize.DEFAULT]
         conv.target_spec.supported_types = [tf.float16]
-    return nearest_resize_as_concat(conv.convert())
+    flat = nearest_resize_as_concat(conv.convert())
+    return float32_scalars(flat) if precision == "float16" else flat
 
 
 def _signature_info(path: Path) -> tuple[str, dict, dict, object]:

@@ -61,7 +61,7 @@ def _overfit(tmp_path_factory, config, imgsz):
                "val_ann_file=train/_annotations.coco.json", "train_img_prefix=train/", "val_img_prefix=train/",
                f"imgsz=({h},{w})", f"max_epochs={ep}", f"stage2_num_epochs={ep}", f"val_interval={ep}",
                f"batch_size={OVERFIT['num_train']}", "num_workers=0", "warmup_iters=5",
-               f"base_lr={OVERFIT['lr']}", "log_interval=100", f"save_interval={ep}",
+               f"base_lr={OVERFIT['lr']}", "log_interval=100", f"save_interval={ep}", "load_from=None",
                f"train_pipeline_stage2=[{{'type': 'LetterResize', 'size': ({h}, {w}), 'pad_val': 114}}]"]
     work_dir = root / "work_dir"
     threads = torch.get_num_threads()

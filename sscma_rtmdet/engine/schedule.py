@@ -97,6 +97,9 @@ def fit_schedule(r: Recipe, batch: int, iters_per_epoch: int, explicit=frozenset
     stage 2 = the last round(max_epochs * stage2_num_epochs / recipe_epochs) epochs (at least 1);
     val_interval = min(val_interval, max_epochs // val_count) (at least 1).
     """
+    if r.val_interval < 1:
+        raise ConfigError(f"val_interval={r.val_interval}: must be >= 1 (validation every N epochs; the last "
+                          "epoch and every stage-2 epoch are always validated)")
     total = r.max_epochs * iters_per_epoch
     rows = []
     if "base_lr" in explicit:

@@ -98,3 +98,9 @@ def test_batch_lr_rules():
     assert batch_lr_scale(64, 256, "none") == 1.0
     with pytest.raises(ConfigError, match="lr_scaling='cube'"):
         batch_lr_scale(64, 256, "cube")
+
+
+def test_val_interval_below_one_is_a_clear_error():
+    cfg = load_config(CONFIGS / "rtmdet_nano_8xb32_300e_coco.py", TUTORIAL + ["val_interval=0"])
+    with pytest.raises(ConfigError, match="val_interval=0: must be >= 1"):
+        fit_config_schedule(cfg, 32, 19)

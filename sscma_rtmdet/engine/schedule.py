@@ -81,11 +81,13 @@ class FittedSchedule:
     val_interval: int
     max_iters: int
     rows: tuple  # (name, recipe value, this run's value, why) for the start-of-training table
+    val_stage2: bool = True  # also after every stage-2 epoch (False when the user set val_interval)
 
     def val_epochs(self, max_epochs: int) -> list[int]:
-        """1-based epochs after which validation runs: every val_interval, every stage-2 epoch, the last."""
-        return [e for e in range(1, max_epochs + 1)
-                if e % self.val_interval == 0 or e > self.stage2_epoch or e == max_epochs]
+        """1-based epochs after which validation runs: every val_interval, the last, and (val_stage2)
+        every stage-2 epoch."""
+        return [e for e in range(1, max_epochs + 1) if e % self.val_interval == 0 or e == max_epochs
+                or (self.val_stage2 and e > self.stage2_epoch)]
 
 
 def fit_schedule(r: Recipe, batch: int, iters_per_epoch: int, explicit=frozenset()) -> FittedSchedule:
@@ -122,17 +124,17 @@ def fit_schedule(r: Recipe, batch: int, iters_per_epoch: int, explicit=frozenset
         stage2 = max(r.max_epochs - n2, 0)
         why = f"last {r.max_epochs - stage2} epochs ({r.stage2_num_epochs}/{r.recipe_epochs} of the run)"
     rows.append(("stage-2 epoch", str(max(r.recipe_epochs - r.stage2_num_epochs, 0)), str(stage2), why))
-    if "val_interval" in explicit:
-        val, why = r.val_interval, "set by you"
+    val_stage2 = "val_interval" not in explicit
+    if not val_stage2:
+        val, why = r.val_interval, "set by you (no extra stage-2 validations)"
     else:
         val = max(min(r.val_interval, r.max_epochs // max(r.val_count, 1)), 1)
         why = f"about {r.val_count} validations, every epoch in stage 2"
     rows.append(("val interval", str(r.val_interval), str(val), why))
-    fitted = FittedSchedule(lr=lr, warmup_iters=warmup, stage2_epoch=stage2, val_interval=val,
-                            max_iters=total, rows=())
+    fitted = FittedSchedule(lr, warmup, stage2, val, total, (), val_stage2)
     rows.insert(0, ("iterations", "", f"{total} ({r.max_epochs} x {iters_per_epoch})", ""))
     rows.append(("val epochs", "", "", _ranges(fitted.val_epochs(r.max_epochs))))
-    return FittedSchedule(lr, warmup, stage2, val, total, tuple(rows))
+    return FittedSchedule(lr, warmup, stage2, val, total, tuple(rows), val_stage2)
 
 
 def format_schedule_table(rows) -> str:

@@ -73,6 +73,7 @@ def test_explicit_values_are_used_exactly():
     cfg = load_config(CONFIGS / "rtmdet_nano_8xb32_300e_coco.py", opts)
     fit = fit_config_schedule(cfg, 64, 19)
     assert (fit.lr, fit.warmup_iters, fit.stage2_epoch, fit.val_interval) == (0.01, 2000, 30, 7)
+    assert fit.val_epochs(50) == [7, 14, 21, 28, 35, 42, 49, 50]  # exactly every 7 (and the last)
     assert "set by you" in format_schedule_table(fit.rows)
     cfg = load_config(CONFIGS / "rtmdet_nano_8xb32_300e_coco.py", TUTORIAL + ["optimizer.lr=0.003",
                                                                               "schedule.stage2_epoch=10"])

@@ -224,6 +224,22 @@ def format_summary(summary: dict) -> str:
     return "\n".join(lines)
 
 
+def prepare_output_dir(out: Path, counts: dict, overwrite: bool, what: str = "dataset") -> None:
+    """Check image counts (>= 0) and that `out` is an empty folder, or with `overwrite` clear its splits."""
+    for name, n in counts.items():
+        if n < 0:
+            raise UserError(f"{name}={n}: the number of images must be >= 0")
+    if out.exists() and not out.is_dir():
+        raise UserError(f"{out} is a file; give a folder for the {what}")
+    if out.exists() and any(out.iterdir()):
+        if not overwrite:
+            raise UserError(f"{out} is not empty; choose an empty folder or pass --overwrite "
+                            "(replaces its train/, valid/ and test/ sub-folders)")
+        for split in SPLITS:
+            if (out / split).exists():
+                shutil.rmtree(out / split)
+
+
 def make_demo_dataset(out_dir, seed: int = 0, num_train: int = 240, num_valid: int = 60, num_test: int = 60,
                       imgsz_range: tuple[int, int] = (240, 400), overwrite: bool = False) -> dict:
     """Write the demo dataset into out_dir; returns {split: summarize_coco(...)}.
@@ -236,18 +252,8 @@ def make_demo_dataset(out_dir, seed: int = 0, num_train: int = 240, num_valid: i
     if not 32 <= lo <= hi:
         raise UserError(f"imgsz_range (--imgsz-range) {imgsz_range}: need 32 <= min <= max "
                         "(pixels per image side)")
-    for name, n in (("num_train", num_train), ("num_valid", num_valid), ("num_test", num_test)):
-        if n < 0:
-            raise UserError(f"{name}={n}: the number of images must be >= 0")
-    if out.exists() and not out.is_dir():
-        raise UserError(f"{out} is a file; give a folder for the demo dataset")
-    if out.exists() and any(out.iterdir()):
-        if not overwrite:
-            raise UserError(f"{out} is not empty; choose an empty folder or pass --overwrite "
-                            "(replaces its train/, valid/ and test/ sub-folders)")
-        for split in SPLITS:
-            if (out / split).exists():
-                shutil.rmtree(out / split)
+    prepare_output_dir(out, dict(num_train=num_train, num_valid=num_valid, num_test=num_test), overwrite,
+                       "demo dataset")
     summary = {}
     for idx, (split, num) in enumerate(zip(SPLITS, (num_train, num_valid, num_test))):
         summary[split] = summarize_coco(_write_split(out / split, idx, seed, num, (lo, hi)))

@@ -26,7 +26,6 @@ from __future__ import annotations
 import functools
 import importlib.util
 import json
-import shutil
 import struct
 from pathlib import Path
 
@@ -35,7 +34,7 @@ import numpy as np
 
 from ..errors import UserError
 from ..utils.fileio import atomic_write_bytes, atomic_write_text
-from .demo import ANN_NAME, summarize_coco
+from .demo import ANN_NAME, prepare_output_dir, summarize_coco
 from .photo_layers import SHAPES, clutter_polys, compose, make_layer
 
 DATASET_NAME = "photo-objects"
@@ -212,19 +211,8 @@ def make_photo_objects_dataset(out_dir, seed: int = 0, num_train: int = 300, num
     Refuses a non-empty out_dir unless overwrite=True, which replaces only the split folders.
     """
     out = Path(out_dir)
-    for name, n in (("num_train", num_train), ("num_valid", num_valid), ("num_test", num_test)):
-        if n < 0:
-            raise UserError(f"{name}={n}: the number of images must be >= 0")
     load_photos()  # a missing scikit-image fails before anything is written
-    if out.exists() and not out.is_dir():
-        raise UserError(f"{out} is a file; give a folder for the dataset")
-    if out.exists() and any(out.iterdir()):
-        if not overwrite:
-            raise UserError(f"{out} is not empty; choose an empty folder or pass --overwrite "
-                            "(replaces its train/, valid/ and test/ sub-folders)")
-        for split in SPLITS:
-            if (out / split).exists():
-                shutil.rmtree(out / split)
+    prepare_output_dir(out, dict(num_train=num_train, num_valid=num_valid, num_test=num_test), overwrite)
     summary = {}
     for idx, (split, num) in enumerate(zip(SPLITS, (num_train, num_valid, num_test))):
         if num > 0 or split != "test":

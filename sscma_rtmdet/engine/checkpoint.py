@@ -124,11 +124,12 @@ def prune_epoch_checkpoints(work_dir: str | os.PathLike, keep: int, protect: set
 
 
 def _resume_candidates(work_dir: Path) -> list[Path]:
-    """last.pth, then epoch_N.pth and best_*_epoch_N.pth by descending N (newest training state first)."""
+    """last.pth, then epoch_N.pth and best_*_epoch_N.pth by descending N (newest training state first);
+    at equal N the plain epoch file comes first, as the name a user expects to see."""
     numbered = [(int(m.group(1)), p) for p in work_dir.glob("*.pth")
                 if (m := re.fullmatch(r"(?:epoch|best_\w+_epoch)_(\d+)\.pth", p.name))]
     last = [work_dir / "last.pth"] if (work_dir / "last.pth").is_file() else []
-    return last + [p for _, p in sorted(numbered, key=lambda t: (-t[0], t[1].name))]
+    return last + [p for _, p in sorted(numbered, key=lambda t: (-t[0], t[1].name.startswith("best"), t[1].name))]
 
 
 def load_resumable(work_dir: str | os.PathLike, log=None) -> tuple[Path | None, dict | None]:

@@ -23,6 +23,10 @@ def _ap(config, model, options) -> tuple[float, float]:
 # AP50 0.917 -> 0.917; demo-scale numbers are in the README. A preprocessing or layout bug costs AP50 too,
 # which stays within 0.03 for both.
 INT8_AP_TOL = {"overfit_run": 0.08, "overfit_run_relu_nonsquare": 0.03}
+# The set has 8 boxes (4, 2, 2 per class), so one box crossing one of the 10 IoU thresholds moves AP by up to
+# 1/(2*10*3) = 0.017: float16 may do that (its weights move boxes by a fraction of a pixel; measured ReLU
+# 160x224 0.967 -> 0.950, AP50 equal), so its AP tolerance is one such step and its AP50 must stay equal.
+FP16_AP_TOL = 0.02
 
 
 @pytest.mark.slow
@@ -38,7 +42,7 @@ def test_exported_files_score_like_the_checkpoint(fixture, request):
     ap_pth = _ap(run["config"], run["ckpt"], run["options"])
     assert ap_pth[1] >= 0.5  # a model worth comparing
     for suffix, tol, tol50 in ((".onnx", 0.001, 0.001), ("_float32.tflite", 0.001, 0.001),
-                               ("_float16.tflite", 0.005, 0.005), ("_int8.tflite", INT8_AP_TOL[fixture], 0.03)):
+                               ("_float16.tflite", FP16_AP_TOL, 0.005), ("_int8.tflite", INT8_AP_TOL[fixture], 0.03)):
         path = Path(f"{stem}{suffix}")
         assert path.exists() and Path(f"{path}.json").exists(), path
         ap = _ap(run["config"], path, run["options"])

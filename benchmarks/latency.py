@@ -82,8 +82,8 @@ def time_formats(fns: dict, runs: int, repeats: int) -> dict[str, list[float]]:
 
 
 def runners(model, pre, files: dict, x_nhwc: np.ndarray, threads: int) -> dict:
-    from sscma_rtmdet.export.onnx_export import ExportWrapper
-    from sscma_rtmdet.inference.backends import load_backend
+    from sscma_rtmdet.runtime.wrapper import ExportWrapper
+    from sscma_rtmdet.runtime.backends import load_backend
 
     torch.set_num_threads(threads)
     wrapper = ExportWrapper(model, pre, True).eval()

@@ -36,7 +36,7 @@ def _cfg(name, imgsz, batch, data):
 def pipeline_speed(cfg, batches: int) -> float:
     from sscma_rtmdet.data.coco import CocoDetection
     from sscma_rtmdet.data.loader import TrainDataset, build_dataloader
-    from sscma_rtmdet.data.transforms import build_pipeline
+    from sscma_rtmdet.data.pipeline import build_pipeline
 
     ds = cfg.train_dataloader["dataset"]
     coco = CocoDetection(ds["data_root"], ds["ann_file"], ds["img_prefix"], num_classes=3)
@@ -54,13 +54,13 @@ def pipeline_speed(cfg, batches: int) -> float:
 
 
 def step_speed(cfg, steps: int) -> float:
-    from sscma_rtmdet.engine.build import build_criterion
+    from sscma_rtmdet.criterion import build_criterion
     from sscma_rtmdet.engine.ema import ExpMomentumEMA
     from sscma_rtmdet.engine.optim import build_optimizer
     from sscma_rtmdet.models import build_model
 
     model = build_model(cfg.model).train()
-    crit, opt, ema = build_criterion(cfg, 3), build_optimizer(model, cfg.optimizer), ExpMomentumEMA(model)
+    crit, opt, ema = build_criterion(cfg.criterion, 3), build_optimizer(model, cfg.optimizer), ExpMomentumEMA(model)
     h, w = cfg.imgsz
     x = torch.randn(cfg.batch_size, 3, h, w)
     boxes = [torch.tensor([[0.1 * w, 0.1 * h, 0.4 * w, 0.5 * h], [0.5 * w, 0.4 * h, 0.9 * w, 0.9 * h]])] * len(x)

@@ -4,7 +4,8 @@
     python scripts/import_graph.py --edges    # also every layer -> layer edge with the modules behind it
 
 Reads the source with `ast` (imports nothing), counts imports at the top of a file and inside functions
-alike: a function-local import is still a dependency, only a hidden one. Exit status 1 when a cycle exists.
+alike: a function-local import is still a dependency, only a hidden one. Exit status 1 when a cycle or an
+upward import (see LAYERS) exists.
 """
 from __future__ import annotations
 
@@ -15,6 +16,9 @@ from collections import defaultdict
 from pathlib import Path
 
 PKG = "sscma_rtmdet"
+# Layers, bottom first: a module may import its own layer and the ones listed before it, never one after.
+LAYERS = ["version", "errors", "utils", "ops", "postprocess", "visualize", "config", "models", "criterion", "data",
+          "runtime", "evaluation", "export", "engine", "quant", "inference", "cli", "(api)"]
 ROOT = Path(__file__).resolve().parents[1] / PKG
 
 
@@ -105,6 +109,9 @@ def main() -> int:
     for a, b in layer_edges:
         layer_graph[a].add(b)
     mod_cycles, layer_cycles = cycles(mod_graph), cycles(layer_graph)
+    rank = {name: i for i, name in enumerate(LAYERS)}
+    unknown = sorted({x for edge in layer_edges for x in edge} - set(rank))
+    upward = sorted((a, b) for a, b in layer_edges if a in rank and b in rank and rank[b] > rank[a])
     long_files = sorted((len(p.read_text().splitlines()), n) for n, p in files.items()
                         if len(p.read_text().splitlines()) > 300)
     print(f"{len(files)} modules, {sum(map(len, mod_graph.values()))} module imports "
@@ -115,13 +122,16 @@ def main() -> int:
     print(f"layer cycles: {len(layer_cycles)}")
     for c in layer_cycles:
         print("  " + " <-> ".join(c))
+    print(f"upward imports (against LAYERS): {len(upward)}" + (f"; layers not in LAYERS: {unknown}" if unknown else ""))
+    for a, b in upward:
+        print(f"  {a} -> {b}: " + ", ".join(sorted(layer_edges[(a, b)])))
     print(f"files over 300 lines: {len(long_files)}")
     for n, m in long_files:
         print(f"  {n:4d} {m}")
     if args.edges:
         for (a, b), why in sorted(layer_edges.items()):
             print(f"{a} -> {b}: {len(why)} ({sorted(why)[0]}{', ...' if len(why) > 1 else ''})")
-    return 1 if mod_cycles or layer_cycles else 0
+    return 1 if mod_cycles or layer_cycles or upward or unknown else 0
 
 
 if __name__ == "__main__":

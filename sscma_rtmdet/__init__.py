@@ -2,7 +2,7 @@
 
 Importing the package is cheap: heavy modules (torch models, TensorFlow, onnxruntime) load on first use.
 """
-__version__ = "0.1.0"
+from .version import __version__
 
 __all__ = ["__version__", "Detector", "load_config"]
 

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from sscma_rtmdet.config import load_config
-from sscma_rtmdet.engine.build import build_criterion
+from sscma_rtmdet.criterion import build_criterion
 from sscma_rtmdet.models import build_model
 
 REPO = Path(__file__).resolve().parents[1]
@@ -28,7 +28,7 @@ def test_config_builds_and_runs(name):
     cls, box = model(x)
     assert [tuple(c.shape) for c in cls] == [(2, 3, 8, 12), (2, 3, 4, 6), (2, 3, 2, 3)]
     assert [tuple(b.shape) for b in box] == [(2, 4, 8, 12), (2, 4, 4, 6), (2, 4, 2, 3)]
-    out = build_criterion(cfg, 3)(cls, box, [torch.tensor([[4.0, 8.0, 40.0, 50.0]])] * 2,
+    out = build_criterion(cfg.criterion, 3)(cls, box, [torch.tensor([[4.0, 8.0, 40.0, 50.0]])] * 2,
                                   [torch.tensor([1])] * 2, (64, 96))
     out["loss"].backward()
     assert torch.isfinite(out["loss"])

@@ -42,7 +42,7 @@ def main(config, cfg_options, out_dir, num, stage, seed):
     from ..config import load_config
     from ..data.coco import CocoDetection
     from ..data.loader import TrainDataset
-    from ..data.transforms import build_pipeline
+    from ..data.pipeline import build_pipeline
     from ..utils.fileio import atomic_write_bytes
 
     cfg = load_config(config, list(cfg_options))

@@ -29,7 +29,7 @@ def main(config, data, work_dir, epochs, imgsz, formats, threads):
 
     from ..config import load_config
     from ..data.demo import ensure_demo_dataset
-    from ..engine.checkpoint import load_checkpoint_file
+    from ..runtime.checkpoint import load_checkpoint_file
     from ..engine.trainer import Trainer, TrainOptions
     from ..export.pipeline import ExportRequest, export_checkpoint
     from ..utils.fileio import atomic_write_text
@@ -61,23 +61,18 @@ def evaluate_all(cfg, ckpt: Path, files: dict, threads: int) -> list[dict]:
 
     import numpy as np
 
-    from ..data.preprocess import Preprocess
-    from ..engine.build import build_coco, build_eval_loader, imgsz_of
-    from ..evaluation.predictors import build_predictor
-    from ..evaluation.runner import evaluate_predictions, predict_dataset
+    from ..data.build import build_coco
+    from ..evaluation.evaluate import evaluate
 
-    imgsz, pre = imgsz_of(cfg), Preprocess.from_config(cfg.preprocess)
     coco = build_coco(cfg, "val")
     rows = []
     for kind, path in [("pth", ckpt)] + [(k, Path(p)) for k, p in files.items()]:
         if kind == "vela":
             rows.append(dict(format="vela (NPU)", file=path, ap=None, ap50=None, ms=None))
             continue
-        predictor, strides, _ = build_predictor(cfg, path, imgsz, pre, threads=threads)
-        loader = build_eval_loader(cfg, coco, batch_size=1, num_workers=0)
-        results, metas, _ = predict_dataset(predictor, loader, strides, cfg.test_cfg, desc=path.name)
-        stats = evaluate_predictions(results, metas, coco, log=None, classwise=False)["stats"]
-        batch = next(iter(loader))["inputs"]
+        res = evaluate(cfg, path, coco, threads=threads, batch_size=1, num_workers=0, classwise=False)
+        stats, predictor = res["stats"], res["predictor"]
+        batch = next(iter(res["loader"]))["inputs"]
         times = []
         for _ in range(12):
             t = time.perf_counter()

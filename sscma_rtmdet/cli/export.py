@@ -45,7 +45,7 @@ def main(config, checkpoint, cfg_options, imgsz, formats, out_dir, calib_images,
 
     from ..config import load_config
     from ..export.pipeline import ExportRequest, export_checkpoint
-    from ..inference.checkpoints import resolve_model_path
+    from ..runtime.torch_model import resolve_model_path
 
     cfg = load_config(config, list(cfg_options))
     req = ExportRequest(checkpoint=resolve_model_path(checkpoint, config), formats=tuple(formats),

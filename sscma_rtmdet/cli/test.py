@@ -36,29 +36,21 @@ def main(config, model, cfg_options, split, out_json, show_dir, show_score_thr, 
     import torch
 
     from ..config import load_config
-    from ..data.preprocess import Preprocess
-    from ..engine.build import build_coco, build_eval_loader, imgsz_of
     from ..evaluation.coco_eval import detections_to_coco, save_detections_json
-    from ..evaluation.predictors import build_predictor
-    from ..evaluation.runner import evaluate_predictions, predict_dataset
-    from ..inference.checkpoints import resolve_model_path
+    from ..evaluation.evaluate import evaluate
+    from ..runtime.torch_model import resolve_model_path
 
     torch.set_num_threads(threads)
     cfg = load_config(config, list(cfg_options))
     path = resolve_model_path(model, config)
-    imgsz, preprocess = imgsz_of(cfg), Preprocess.from_config(cfg.preprocess)
-    coco = build_coco(cfg, split)
-    predictor, strides, classes = build_predictor(cfg, path, imgsz, preprocess, device, threads,
-                                                  allow_arch_mismatch)
+    res = evaluate(cfg, path, split, device=device, threads=threads, batch_size=batch_size,
+                   progress=not no_progress, log=click.echo, allow_arch_mismatch=allow_arch_mismatch)
+    results, metas, coco, classes = res["results"], res["metas"], res["coco"], res["model_classes"]
     if classes and list(classes) != list(coco.classes):
         click.echo(f"warning: {path.name} was trained on classes {list(classes)}, the dataset has "
                    f"{list(coco.classes)}", err=True)
-    loader = build_eval_loader(cfg, coco, batch_size)
-    results, metas, ips = predict_dataset(predictor, loader, strides, cfg.test_cfg, progress=not no_progress,
-                                          desc=path.name)
-    res = evaluate_predictions(results, metas, coco, log=click.echo)
-    click.echo(f"{path.name}: {len(results)} images, {ips:.1f} images/s (model + decode, batch "
-               f"{loader.batch_size}, {threads} threads)")
+    click.echo(f"{path.name}: {len(results)} images, {res['images_per_second']:.1f} images/s (model + decode, "
+               f"batch {res['batch_size']}, {threads} threads)")
     if out_json:
         save_detections_json(detections_to_coco(results, metas, coco.label2cat), out_json)
         click.echo(f"detections saved to {out_json}")

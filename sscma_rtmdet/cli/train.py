@@ -35,7 +35,7 @@ def main(config, cfg_options, work_dir, resume, seed, device, no_amp, no_progres
     from pathlib import Path
 
     from ..config import load_config
-    from ..engine.build import default_work_dir
+    from ..config.dump import default_work_dir
     from ..engine.trainer import Trainer, TrainOptions
 
     cfg = load_config(config, list(cfg_options))

@@ -12,6 +12,8 @@ from ..errors import ConfigError
 from ..utils.fileio import atomic_write_text
 from .config import to_plain
 
+FLATTENED_HEADER = "# Flattened sscma-rtmdet config"
+
 __all__ = ["config_to_data", "config_to_text", "dump_config"]
 
 _WIDTH = 100
@@ -62,7 +64,7 @@ def config_to_text(cfg: dict) -> str:
     """Flat Python source for `cfg`: a header comment, then one `name = value` per top-level key."""
     plain = config_to_data(cfg)
     source = getattr(cfg, "filename", None)
-    header = "# Flattened sscma-rtmdet config" + (f" (from {source})" if source else "") + \
+    header = FLATTENED_HEADER + (f" (from {source})" if source else "") + \
              "; load it with sscma_rtmdet.config.load_config.\n"
     lines = [_assignment(name, value) for name, value in plain.items()]
     return header + "\n".join(lines) + "\n"
@@ -74,3 +76,39 @@ def dump_config(cfg: dict, path: str | os.PathLike) -> Path:
     if path.suffix != ".py":
         raise ConfigError(f"config dump path {path} must end in .py so it can be loaded again")
     return atomic_write_text(path, config_to_text(cfg))
+
+
+def default_work_dir(config_path: str) -> str:
+    """`work_dirs/<config file stem>`: where a run of `config_path` writes unless told otherwise."""
+    return os.path.join("work_dirs", os.path.splitext(os.path.basename(config_path))[0])
+
+
+def _places(obj: Any, value: Any, prefix: str = "") -> list[str]:
+    """Dotted paths inside dicts/lists of `obj` whose value equals `value` (same type)."""
+    if isinstance(obj, dict):
+        items = [(f"{prefix}.{k}" if prefix else str(k), v) for k, v in obj.items()]
+    elif isinstance(obj, (list, tuple)):
+        items = [(f"{prefix}.{i}", v) for i, v in enumerate(obj)]
+    else:
+        return [prefix] if type(obj) is type(value) and obj == value else []
+    return [p for key, v in items for p in _places(v, value, key)]
+
+
+def check_flattened(path: Path, first: str, checked: dict, reference: dict) -> None:
+    """A flattened config (written by a run) holds derived values as plain copies: `max_epochs=2` would leave
+    schedule.max_epochs at 60. Refuse a top-level override whose old value is copied elsewhere."""
+    if not first.startswith(FLATTENED_HEADER):
+        return
+    origin = first[first.find("(from ") + 6:first.find(")")] if "(from " in first else None
+    for key, value in checked.items():
+        if "." in key or isinstance(reference.get(key), dict) or reference.get(key) == value:
+            continue
+        copies = [p for name, v in reference.items() if name != key for p in _places(v, reference[key], name)]
+        if copies:
+            shown = ", ".join(copies[:4]) + (f" and {len(copies) - 4} more" if len(copies) > 4 else "")
+            hint = f"load the original config ({origin}) with the same --cfg-options" if origin else \
+                "load the original config with the same --cfg-options"
+            raise ConfigError(
+                f"--cfg-options {key}=...: {path} is a flattened config written by a run, where {key} is also "
+                f"copied into {shown}; those copies would keep the old value. Either {hint}, or set "
+                f"each copy with a dotted key (e.g. {copies[0]}=...).")

@@ -36,7 +36,8 @@ from typing import Any
 
 from ..errors import ConfigError
 from .config import Config
-from .options import check_overrides, parse_cfg_options, split_key
+from .dump import check_flattened
+from .options import as_overrides, check_overrides, split_key
 
 __all__ = ["load_config", "load_config_from_text", "merge_dicts"]
 
@@ -259,60 +260,13 @@ class _Loader:
         return _config_values(ns)
 
 
-def _as_overrides(cfg_options: Any) -> dict:
-    if cfg_options is None:
-        return {}
-    if isinstance(cfg_options, dict):
-        return dict(cfg_options)
-    if isinstance(cfg_options, str):
-        cfg_options = [cfg_options]
-    if isinstance(cfg_options, (list, tuple)):
-        return parse_cfg_options(list(cfg_options))
-    raise ConfigError(f"cfg_options must be a list of 'KEY=VALUE' strings or a dict, got "
-                      f"{type(cfg_options).__name__}")
-
-
-FLATTENED_HEADER = "# Flattened sscma-rtmdet config"
-
-
-def _places(obj: Any, value: Any, prefix: str = "") -> list[str]:
-    """Dotted paths inside dicts/lists of `obj` whose value equals `value` (same type)."""
-    if isinstance(obj, dict):
-        items = [(f"{prefix}.{k}" if prefix else str(k), v) for k, v in obj.items()]
-    elif isinstance(obj, (list, tuple)):
-        items = [(f"{prefix}.{i}", v) for i, v in enumerate(obj)]
-    else:
-        return [prefix] if type(obj) is type(value) and obj == value else []
-    return [p for key, v in items for p in _places(v, value, key)]
-
-
-def _check_flattened(path: Path, first: str, checked: dict, reference: dict) -> None:
-    """A flattened config (written by a run) holds derived values as plain copies: `max_epochs=2` would leave
-    schedule.max_epochs at 60. Refuse a top-level override whose old value is copied elsewhere."""
-    if not first.startswith(FLATTENED_HEADER):
-        return
-    origin = first[first.find("(from ") + 6:first.find(")")] if "(from " in first else None
-    for key, value in checked.items():
-        if "." in key or isinstance(reference.get(key), dict) or reference.get(key) == value:
-            continue
-        copies = [p for name, v in reference.items() if name != key for p in _places(v, reference[key], name)]
-        if copies:
-            shown = ", ".join(copies[:4]) + (f" and {len(copies) - 4} more" if len(copies) > 4 else "")
-            hint = f"load the original config ({origin}) with the same --cfg-options" if origin else \
-                "load the original config with the same --cfg-options"
-            raise ConfigError(
-                f"--cfg-options {key}=...: {path} is a flattened config written by a run, where {key} is also "
-                f"copied into {shown}; those copies would keep the old value. Either {hint}, or set "
-                f"each copy with a dotted key (e.g. {copies[0]}=...).")
-
-
 def _load(path: Path, cfg_options: Any, loader: _Loader) -> Config:
-    overrides = _as_overrides(cfg_options)
+    overrides = as_overrides(cfg_options)
     reference = loader.load(path, {}, [])
     if not overrides:
         return Config(reference, filename=str(path))
     checked = check_overrides(overrides, reference, str(path))
-    _check_flattened(path, loader.parsed(path).first_line, checked, reference)
+    check_flattened(path, loader.parsed(path).first_line, checked, reference)
     names = {k: v for k, v in checked.items() if "." not in k}
     dotted = [(split_key(k), v) for k, v in checked.items() if "." in k]
     ns = loader.load(path, names, dotted)

@@ -36,6 +36,20 @@ def parse_cfg_options(options: list[str] | tuple[str, ...] | None) -> dict[str, 
     return out
 
 
+def as_overrides(cfg_options: Any) -> dict:
+    """`cfg_options` as given to load_config (None, "k=v", ["k=v", ...] or a dict) -> {key: value}."""
+    if cfg_options is None:
+        return {}
+    if isinstance(cfg_options, dict):
+        return dict(cfg_options)
+    if isinstance(cfg_options, str):
+        cfg_options = [cfg_options]
+    if isinstance(cfg_options, (list, tuple)):
+        return parse_cfg_options(list(cfg_options))
+    raise ConfigError(f"cfg_options must be a list of 'KEY=VALUE' strings or a dict, got "
+                      f"{type(cfg_options).__name__}")
+
+
 def _parse_value(raw: str) -> Any:
     try:
         return ast.literal_eval(raw)

@@ -1,4 +1,5 @@
 """Training criterion: DynamicSoftLabelAssigner, QFL and GIoU (mmdetection 3.3.0 numerics)."""
+from ..errors import ConfigError
 from .assigner import AssignResult, DynamicSoftLabelAssigner
 from .criterion import RTMDetCriterion
 from .losses import giou_loss, quality_focal_loss
@@ -10,7 +11,6 @@ __all__ = ["AssignResult", "DynamicSoftLabelAssigner", "RTMDetCriterion", "giou_
 def build_criterion(cfg: dict, num_classes: int) -> RTMDetCriterion:
     """From the config's `criterion` dict: assigner=dict(topk, iou_weight, soft_center_radius),
     loss_cls_weight, loss_bbox_weight, qfl_beta."""
-    from ..errors import ConfigError
     cfg = dict(cfg)
     assigner_cfg = dict(cfg.pop("assigner", {}))
     try:

@@ -14,8 +14,9 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 
 from ..errors import DataError
 from .coco import CocoDetection
+from .pipeline import Compose, build_pipeline
 from .preprocess import Preprocess
-from .transforms import Compose, as_hw, build_pipeline
+from .transforms import LetterResize, as_hw
 
 
 def sample_rng(seed: int, epoch: int, index: int, attempt: int = 0) -> np.random.Generator:
@@ -75,8 +76,6 @@ class EvalDataset(Dataset):
     pad); boxes are in letterboxed pixels."""
 
     def __init__(self, coco: CocoDetection, imgsz: Sequence[int], preprocess: Preprocess | dict | None = None):
-        from .transforms import LetterResize
-
         self.coco = coco
         self.imgsz = as_hw(imgsz, "imgsz")
         pre = preprocess if isinstance(preprocess, Preprocess) else Preprocess.from_config(preprocess)

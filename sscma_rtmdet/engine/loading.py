@@ -10,12 +10,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import CheckpointError
-from . import checkpoint as ckpt_io
+from ..models.convert import load_checkpoint
+from ..runtime import checkpoint as ckpt_io
 
 
 def load_pretrained(model, path, cfg, allow_arch_mismatch: bool, log):
     """`load_from`: weights of `path` into `model` (other class counts skip the head); returns the LoadReport."""
-    from ..models.convert import load_checkpoint
 
     ckpt = ckpt_io.load_checkpoint_file(path)
     ckpt_io.check_architecture(ckpt, path, cfg, allow=allow_arch_mismatch, log=log)

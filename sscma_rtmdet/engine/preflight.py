@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from ..config import Config
 from ..errors import ConfigError, DataError
-from .checkpoint import clean_stale_temp
+from ..runtime.checkpoint import clean_stale_temp
 
 
 def _positive(value, name: str, minimum: int = 1) -> None:

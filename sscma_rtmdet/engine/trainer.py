@@ -3,27 +3,32 @@ atomic best/last/periodic checkpoints, exact resume, DDP with SyncBN (rank 0 log
 from __future__ import annotations
 
 import math
-import random
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import torch
 from tqdm import tqdm
 
 from ..config import Config, dump_config
+from ..criterion import build_criterion
+from ..data.build import build_coco, imgsz_of
+from ..data.loader import TrainDataset, build_dataloader
+from ..data.pipeline import build_pipeline
+from ..data.preprocess import Preprocess
 from ..errors import UserError
-from . import checkpoint as ckpt_io
-from .build import build_coco, build_criterion, build_eval_loader, imgsz_of
+from ..evaluation.evaluate import evaluate
+from ..models import build_model
+from ..runtime import checkpoint as ckpt_io
 from .dist import DistInfo, barrier, cleanup, init_distributed
 from .ema import ExpMomentumEMA, unwrap
-from .guards import DivergenceGuard, TrainingDiverged, grad_norm  # noqa: F401 (TrainingDiverged re-exported)
+from .guards import DivergenceGuard, grad_norm
 from .loading import load_pretrained, load_state, resume_source
-from .logger import Scalars, setup_logger
+from .logger import Scalars, fmt_eta, setup_logger
 from .optim import build_optimizer
 from .preflight import check_before_training
 from .pretrained import resolve_weights
+from .rng import restore_rng, rng_state, seed_everything
 from .schedule import fit_config_schedule, format_schedule_table, schedule_from_config
 
 
@@ -67,11 +72,6 @@ class Trainer:
 
     # ---- setup ------------------------------------------------------------------------------------
     def _build(self) -> None:
-        from ..data.loader import TrainDataset
-        from ..data.preprocess import Preprocess
-        from ..data.transforms import build_pipeline
-        from ..models import build_model
-
         cfg = self.cfg
         self.imgsz = imgsz_of(cfg)
         self.preprocess = Preprocess.from_config(cfg.preprocess)
@@ -93,14 +93,12 @@ class Trainer:
         if self.dist.enabled:
             ids = [self.dist.local_rank] if self.device.startswith("cuda") else None
             self.model = torch.nn.parallel.DistributedDataParallel(model, device_ids=ids)
-        self.criterion = build_criterion(cfg, len(self.classes))
+        self.criterion = build_criterion(cfg.criterion, len(self.classes))
         self.optimizer = build_optimizer(unwrap(self.model), cfg.optimizer)
         self.use_amp = self.opts.amp and self.device.startswith("cuda")
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.use_amp)
 
     def _loader(self, epoch: int):
-        from ..data.loader import build_dataloader
-
         self.train_set.set_epoch(epoch, use_stage2=epoch >= self.cfg.schedule["stage2_epoch"])
         per_rank = max(self.cfg.train_dataloader["batch_size"] // max(self.dist.world_size, 1), 1)
         return build_dataloader(self.train_set, per_rank, self.cfg.train_dataloader["num_workers"],
@@ -239,17 +237,10 @@ class Trainer:
 
     # ---- validation and checkpoints ---------------------------------------------------------------
     def validate(self) -> dict:
-        from ..evaluation.runner import evaluate_predictions, predict_dataset, torch_predictor
-
         metrics: dict = {}
         if self.dist.is_main:
-            model = self.ema.module
-            loader = build_eval_loader(self.cfg, self.val_coco)
-            predictor = torch_predictor(model, self.preprocess, self.device)
-            results, metas, _ = predict_dataset(predictor, loader, unwrap(model).head.strides,
-                                                self.cfg.test_cfg, progress=self.opts.progress)
-            res = evaluate_predictions(results, metas, self.val_coco, log=self.log.info)
-            metrics = res["metrics"]
+            metrics = evaluate(self.cfg, unwrap(self.ema.module), self.val_coco, device=self.device,
+                               progress=self.opts.progress, log=self.log.info)["metrics"]
             self.log.info(f"Epoch(val) [{self.epoch}] " + " ".join(f"{k}: {v:.4f}" for k, v in metrics.items()))
             for k, v in metrics.items():
                 self.scalars.add(f"val/{k.split('/')[-1]}", v, self.epoch)
@@ -290,7 +281,6 @@ class Trainer:
         self._last_saved = time.monotonic()
         barrier(self.dist)
 
-
     def _save_best(self, metrics: dict) -> None:
         """best_coco_bbox_mAP_epoch_N.pth when `metrics` beat the best so far (main process only)."""
         mAP = metrics.get("coco/bbox_mAP")
@@ -303,30 +293,3 @@ class Trainer:
         if old and Path(old) != path:
             Path(old).unlink(missing_ok=True)
         self.log.info(f"best coco/bbox_mAP {mAP:.4f} at epoch {self.epoch}: {path.name}")
-
-
-def seed_everything(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
-
-
-def rng_state() -> dict:
-    """RNG states as tensors/plain types, so checkpoints load with torch.load(weights_only=True)."""
-    name, keys, pos, has_gauss, gauss = np.random.get_state()
-    return {"python": random.getstate(), "torch": torch.get_rng_state(),
-            "numpy": [name, torch.from_numpy(keys.astype(np.int64)), pos, has_gauss, gauss]}
-
-
-def restore_rng(state: dict) -> None:
-    random.setstate(state["python"])
-    name, keys, pos, has_gauss, gauss = state["numpy"]
-    np.random.set_state((name, keys.numpy().astype(np.uint32), pos, has_gauss, gauss))
-    torch.set_rng_state(state["torch"])
-
-
-def fmt_eta(seconds: float) -> str:
-    if not math.isfinite(seconds):
-        return "?"
-    s = int(seconds)
-    return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}"

@@ -9,6 +9,8 @@ import torch
 
 from ..config import Config
 from ..errors import CheckpointError
+from ..runtime.backends import load_backend
+from ..runtime.torch_model import load_torch_model
 from .runner import Predictor, torch_predictor
 
 
@@ -57,15 +59,11 @@ def build_predictor(cfg: Config, path: Path, imgsz, preprocess, device: str = "c
     the config's architecture unless `allow_arch_mismatch`)."""
     suffix = path.suffix.lower()
     if suffix in (".pth", ".pt"):
-        from ..inference.checkpoints import load_torch_model
-
         model, meta = load_torch_model(cfg, path, device, allow_arch_mismatch=allow_arch_mismatch)
         if meta.get("imgsz") and tuple(meta["imgsz"]) != tuple(imgsz):
             warnings.warn(f"{path} was trained at imgsz {tuple(meta['imgsz'])} but is evaluated at {imgsz}",
                           stacklevel=2)
         return torch_predictor(model, preprocess, device), list(model.head.strides), meta.get("classes")
-    from ..inference.backends import load_backend
-
     backend = load_backend(path, threads=threads)
     check_exported(backend.meta, path, cfg, imgsz, preprocess)
     return backend_predictor(backend, preprocess), list(backend.meta["strides"]), backend.meta.get("class_names")

@@ -13,6 +13,7 @@ from typing import Sequence
 
 import numpy as np
 
+from ..data.preprocess import letterbox
 from ..errors import DataError, UserError
 from ..utils.fileio import atomic_write
 
@@ -62,7 +63,6 @@ def load_letterboxed(path: Path, imgsz, preprocess: dict) -> np.ndarray:
     """One image -> (H,W,3) float32 raw pixels in the training colour order, letterboxed like evaluation."""
     import cv2
 
-    from ..data.preprocess import letterbox
 
     img = cv2.imread(str(path), cv2.IMREAD_COLOR)
     if img is None:

@@ -24,13 +24,14 @@ from pathlib import Path
 
 import numpy as np
 
+from .saved_model import quiet_tf
+from .xnnpack import nearest_resize_as_concat
+
 SILU_INPUT_FLOOR = -8.0
 
 
 def _tf():
-    from .tflite_export import _quiet_tf
-
-    return _quiet_tf()
+    return quiet_tf()
 
 
 def calibrate_only(saved_model: Path, calib: np.ndarray) -> bytes:
@@ -133,7 +134,6 @@ def quantize_calibrated(calibrated: bytes) -> bytes:
     tf = _tf()
     from tensorflow.lite.python import convert
 
-    from .xnnpack import nearest_resize_as_concat
 
     return nearest_resize_as_concat(convert.mlir_quantize(calibrated, disable_per_channel=False,
                                                           input_data_type=tf.int8, output_data_type=tf.int8))

@@ -11,8 +11,15 @@ from typing import Callable
 import numpy as np
 
 from ..config import Config
+from ..data.build import build_coco, imgsz_of
+from ..data.preprocess import Preprocess
 from ..errors import CheckpointError, UserError
-from .tflite_export import FOREGROUND_SCORE, object_mask
+from ..runtime.backends import TorchBackend, load_backend
+from ..runtime.torch_model import load_torch_model
+from .calibration import DEFAULT_CACHE_DIR, calibration_images, find_images
+from .onnx_export import export_onnx
+from .tflite_export import FOREGROUND_SCORE, ExportError, export_tflite, object_mask
+from .vela import compile_vela, format_report
 
 FORMAT_CHOICES = ("onnx", "tflite", "vela")
 TFLITE_PRECISIONS = ("float32", "float16", "int8")
@@ -39,10 +46,6 @@ class ExportRequest:
 
 def export_checkpoint(cfg: Config, req: ExportRequest) -> dict[str, Path]:
     """Run the requested exports; returns {'onnx': path, 'float32': ..., 'int8': ..., 'vela': ...}."""
-    from ..data.preprocess import Preprocess
-    from ..engine.build import imgsz_of
-    from ..inference.checkpoints import load_torch_model
-    from .onnx_export import export_onnx
 
     bad = [f for f in req.formats if f not in FORMAT_CHOICES]
     if bad:
@@ -88,8 +91,6 @@ def _check_against_training(meta: dict, imgsz, preprocess, log) -> None:
 
 def calibration_batch(cfg: Config, req: ExportRequest, imgsz, preprocess, n: int | None = None) -> np.ndarray:
     """Letterboxed raw-pixel calibration images from --calib-images or the config's training images."""
-    from ..engine.build import build_coco
-    from .calibration import DEFAULT_CACHE_DIR, calibration_images, find_images
 
     if req.calib_images:
         files = find_images(req.calib_images)
@@ -106,8 +107,6 @@ def calibration_batch(cfg: Config, req: ExportRequest, imgsz, preprocess, n: int
 
 
 def _tflite(onnx_path: Path, stem: Path, req: ExportRequest, calib: np.ndarray) -> dict[str, Path]:
-    from .tflite_export import export_tflite
-
     precisions = list(TFLITE_PRECISIONS) if "tflite" in req.formats else ["int8"]
     t = time.perf_counter()
     out = export_tflite(onnx_path, stem, precisions, calib, verify_samples=8 if req.verify else 0)
@@ -118,8 +117,6 @@ def _tflite(onnx_path: Path, stem: Path, req: ExportRequest, calib: np.ndarray) 
 
 
 def _vela(int8_path: Path, out_dir: Path, log) -> Path:
-    from .vela import compile_vela, format_report
-
     result = compile_vela(int8_path, out_dir)
     log(format_report(result))
     log(f"vela: {result['vela_tflite']} (summary {result['summary_txt']})")
@@ -138,8 +135,6 @@ def _box_errors_at_objects(ref: dict, got: dict) -> dict[str, float]:
 
 def report_against_torch(model, preprocess, imgsz, files: dict[str, Path], samples: np.ndarray, log) -> dict:
     """Max abs error per output of each exported file vs the torch model; raises on a broken file."""
-    from ..inference.backends import TorchBackend, load_backend
-    from .tflite_export import ExportError
 
     ref = TorchBackend(model, preprocess, imgsz)(samples)
     table, problems = {}, []

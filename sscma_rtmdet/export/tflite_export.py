@@ -7,13 +7,8 @@ Every export is checked against onnxruntime on calibration samples, output by ou
 """
 from __future__ import annotations
 
-import contextlib
 import copy
-import io
-import logging
-import os
 import re
-import shutil
 import tempfile
 import warnings
 from pathlib import Path
@@ -21,77 +16,20 @@ from typing import Iterable
 
 import numpy as np
 
-from ..errors import ExportFailed, UserError
+from ..errors import UserError
+from ..runtime.backends import load_backend
+from ..runtime.metadata import read_metadata, write_metadata
 from ..utils.fileio import atomic_write
-from .metadata import read_metadata, write_metadata
-from .onnx2tf_fixes import prepare_for_onnx2tf
+from .int8 import full_int8
+from .saved_model import ExportError, onnx_to_saved_model, quiet_tf
+from .xnnpack import float32_scalars, nearest_resize_as_concat
 
 FORMATS = ("float32", "float16", "int8")
-# Max abs error vs onnxruntime, as a fraction of each output's range, beyond which the export is refused
-# (a correct float32 conversion is ~1e-6; an onnx2tf layout bug showed 9e-4 on some outputs).
-# int8 is judged by its typical and 99th-percentile error (boxes only where objects are, see FOREGROUND_SCORE):
-# single elements near the ends of a quantized range legitimately err by 20-30% of it (a trained demo nano:
-# p99 <= 0.12, mean <= 0.016, AP 0.164 vs 0.166 float; a 4-image overfit SiLU nano: p99 <= 0.10). A layout
-# bug gives >= 0.3. AP on real data is the judge.
+# Error vs onnxruntime as a fraction of each output's range above which an export is refused; int8 by its mean
+# and p99 (single elements legitimately err by 20-30%). Measurements behind the numbers: docs/design.md.
 VERIFY_TOL = {"float32": {"max": 1e-4}, "float16": {"max": 2e-2}, "int8": {"mean": 0.15, "p99": 0.35}}
-# Absolute floors next to the relative limits: an error below these is accepted whatever the output's spread
-# (a lightly trained model's near-constant scores have a spread of ~1e-3, so 1e-4 of it refused a float32
-# conversion exact to 7e-8). Scores are probabilities, boxes pixels; int8 already floors its span at 32 steps.
+# Absolute floors (scores are probabilities, boxes pixels): near-constant outputs have a tiny range.
 VERIFY_ATOL = {"float32": 1e-5, "float16": 2e-3, "int8": 0.0}
-
-
-class ExportError(ExportFailed, RuntimeError):
-    """A conversion produced a wrong or partially-float model (never silently accepted)."""
-
-
-def _quiet_tf():
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    import tensorflow as tf
-
-    tf.get_logger().setLevel(logging.ERROR)
-    with contextlib.suppress(Exception):
-        import absl.logging
-        absl.logging.set_verbosity(absl.logging.ERROR)
-    return tf
-
-
-def _fake_sample_images() -> np.ndarray:
-    """Stand-in for onnx2tf's downloaded 20x128x128x3 sample: it only feeds its internal op checks."""
-    return np.random.default_rng(0).random((20, 128, 128, 3), dtype=np.float32)
-
-
-def onnx_to_saved_model(onnx_path: Path, out_dir: Path, strict: bool = False) -> Path:
-    """Run onnx2tf in-process on a private copy (it rewrites its input) with no network access.
-
-    The copy's nodes get names and a param-replacement file fixes onnx2tf's NCHW/NHWC mix-up after 4-D
-    `Add`s (wrong results whenever a feature map's width or height equals its channel count).
-
-    strict=False skips onnx2tf's accuracy-correction pass (~25% faster); export_tflite verifies the
-    result against onnxruntime and redoes the conversion with strict=True if it is off.
-    """
-    _quiet_tf()
-    import onnx2tf.onnx2tf as o2t
-
-    work = out_dir / "onnx"
-    work.mkdir(parents=True, exist_ok=True)
-    src = work / "model.onnx"
-    shutil.copy2(onnx_path, src)
-    replacements = prepare_for_onnx2tf(src, work / "param_replacement.json")  # see onnx2tf_fixes
-    saved = out_dir / "saved_model"
-    original = o2t.download_test_image_data
-    o2t.download_test_image_data = _fake_sample_images  # never touch the network
-    log = io.StringIO()
-    try:
-        with contextlib.redirect_stdout(log):  # tf_keras prints every captured TensorSpec
-            o2t.convert(input_onnx_file_path=str(src), output_folder_path=str(saved), output_signaturedefs=True,
-                        disable_strict_mode=not strict, not_use_onnxsim=True,  # export_onnx already simplified; onnx2tf would shell out for it
-                        param_replacement_file=str(replacements or ""),
-                        verbosity="error", non_verbose=True)
-    finally:
-        o2t.download_test_image_data = original
-    if not (saved / "saved_model.pb").is_file():
-        raise ExportError(f"onnx2tf produced no SavedModel for {onnx_path}:\n{log.getvalue()[-3000:]}")
-    return saved
 
 
 def convert_saved_model(saved: Path, precision: str, calib: np.ndarray | None) -> bytes:
@@ -99,12 +37,9 @@ def convert_saved_model(saved: Path, precision: str, calib: np.ndarray | None) -
     floored (see export.int8). Nearest resizes become ops XNNPACK runs (export.xnnpack); float16 keeps
     scalar constants (the gates' 1/6) in float32."""
     if precision == "int8":
-        from .int8 import full_int8
-
         return full_int8(saved, calib)
-    from .xnnpack import float32_scalars, nearest_resize_as_concat
 
-    tf = _quiet_tf()
+    tf = quiet_tf()
     conv = tf.lite.TFLiteConverter.from_saved_model(str(saved))
     if precision == "float16":
         conv.optimizations = [tf.lite.Optimize.DEFAULT]
@@ -178,10 +113,8 @@ def tflite_metadata(onnx_meta: dict, path: Path, precision: str, strict: bool = 
     return meta
 
 
-# Box distances are compared only where the reference scores a possible detection: elsewhere an untrained
-# or overfit head emits meaningless (often negative) distances whose int8 error says nothing about the file
-# (a 4-image overfit SiLU nano: box_s32 background values down to -93 erred by up to 31 px, while boxes at
-# objects erred <= 0.33 px).
+# Box distances are compared only where the reference scores a possible detection: background distances
+# are meaningless, so their int8 error says nothing about the file (docs/design.md).
 FOREGROUND_SCORE = 0.05
 
 
@@ -227,7 +160,6 @@ def relative_errors(ref: dict, got: dict, qparams: dict, stats: Iterable[str] = 
 def verify_against_onnx(tflite_path: Path, onnx_path: Path, samples: np.ndarray, stats: Iterable[str] = ("max",),
                         foreground_boxes: bool = False, span_floor: float = 0.0) -> dict[str, dict[str, float]]:
     """Run both files on `samples` (N,H,W,3) and return `relative_errors` (outputs matched by name)."""
-    from ..inference.backends import load_backend
 
     ref = load_backend(onnx_path)(samples)
     tfl = load_backend(tflite_path)
@@ -260,8 +192,7 @@ def export_tflite(onnx_path: str | Path, out_stem: str | Path, formats: Iterable
         raise UserError("int8 export needs calibration images; pass a calibration folder")
     if calib is not None and (calib.ndim != 4 or calib.shape[1:] != (h, w, 3)):
         raise UserError(f"calibration array has shape {calib.shape}; expected (N, {h}, {w}, 3)")
-    # 8 images: the int8 p99 over 2 images of a 6x8 stride-32 map (288 values) read 0.47 of range on a
-    # model whose p99 over all 200 calibration images is 0.17 (and whose int8 AP equals the float AP)
+    # enough samples that a small stride-32 map gives a stable p99 (docs/design.md)
     samples = calib[:verify_samples] if calib is not None and verify_samples else None
     try:
         return _convert_all(onnx_path, out_stem, formats, calib, meta, samples, strict=False)

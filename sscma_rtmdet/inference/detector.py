@@ -17,7 +17,13 @@ import cv2
 import numpy as np
 import torch
 
+from ..data.preprocess import Preprocess
 from ..errors import UserError
+from ..evaluation.predictors import backend_predictor
+from ..evaluation.runner import torch_predictor
+from ..postprocess import decode_predictions, rescale_boxes
+from ..runtime.backends import load_backend
+from ..runtime.torch_model import model_from_checkpoint
 
 DEFAULT_TEST_CFG = dict(score_thr=0.3, nms_pre=30000, iou_threshold=0.65, max_per_img=300)
 
@@ -39,23 +45,18 @@ class Detector:
                  config: str | os.PathLike | None = None):
         """`config`: only for a .pth written by an older version (config stored as text, never executed):
         the training config file to build its model from."""
-        from ..data.preprocess import Preprocess
-        from ..evaluation.predictors import backend_predictor
-        from ..evaluation.runner import torch_predictor
 
         self.path = Path(model_path)
         self.test_cfg = dict(DEFAULT_TEST_CFG, score_thr=score_thr, iou_threshold=iou_threshold,
                              max_per_img=max_per_img)
         if self.path.suffix.lower() in (".pth", ".pt"):
-            model, meta = _torch_model_from_checkpoint(self.path, device, config)
+            model, meta = model_from_checkpoint(self.path, device, config)
             self.preprocess = Preprocess.from_config(meta["preprocess"])
             self.imgsz = tuple(meta["imgsz"])
             self.classes = list(meta["classes"])
             self.strides = list(model.head.strides)
             self._predict = torch_predictor(model, self.preprocess, device)
         else:
-            from .backends import load_backend
-
             backend = load_backend(self.path, threads=threads)
             meta = backend.meta
             self.preprocess = Preprocess.from_config(dict(color=meta["color"], mean=meta["mean"], std=meta["std"],
@@ -67,7 +68,6 @@ class Detector:
 
     def __call__(self, image: np.ndarray | str | os.PathLike) -> Detections:
         """Detect objects in one image: a path or a BGR uint8 (h, w, 3) array."""
-        from ..postprocess import decode_predictions, rescale_boxes
 
         img = _read(image) if not isinstance(image, np.ndarray) else image
         if img.ndim != 3 or img.shape[2] != 3 or img.dtype != np.uint8:
@@ -88,21 +88,3 @@ def _read(path) -> np.ndarray:
     if img is None:
         raise UserError(f"cannot read image {path}")
     return img
-
-
-def _torch_model_from_checkpoint(path: Path, device: str, config=None):
-    """A self-describing checkpoint of ours -> (model, meta), built from the config stored in it as data
-    (or, for a checkpoint of an older version, from the `config` file given; its stored text never runs)."""
-    from ..config import load_config
-    from ..engine.checkpoint import is_ours, load_checkpoint_file, stored_config
-    from .checkpoints import load_torch_model
-
-    ckpt = load_checkpoint_file(path)
-    if not is_ours(ckpt):
-        raise UserError(f"{path} is not an sscma-rtmdet checkpoint (no stored config/classes); evaluate it "
-                        "with tools/test.py CONFIG CHECKPOINT instead")
-    cfg = stored_config(ckpt, path, required=config is None)
-    if cfg is None or config is not None:
-        meta = ckpt.get("meta") or {}
-        cfg = load_config(config, {"num_classes": meta.get("num_classes")} if meta.get("num_classes") else None)
-    return load_torch_model(cfg, path, device, ckpt=ckpt)

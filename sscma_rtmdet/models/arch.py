@@ -10,6 +10,8 @@ import inspect
 from collections.abc import Mapping
 from typing import Any
 
+from .builder import REGISTRY
+
 PARTS = ("backbone", "neck", "head")
 IGNORED = {("head", "num_classes"), ("neck", "in_channels"), ("head", "in_channels")}
 
@@ -24,7 +26,6 @@ def _plain(value: Any) -> Any:
 
 def resolved(model_cfg: Mapping) -> dict[str, dict]:
     """{part: {option: value}} with the constructor's defaults filled in (unknown types kept as given)."""
-    from .builder import REGISTRY
 
     out = {}
     for part in PARTS:

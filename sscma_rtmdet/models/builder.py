@@ -8,27 +8,27 @@ from collections.abc import Callable, Mapping
 from torch import nn
 
 from ..errors import ConfigError
+from .cspnext import CSPNeXt
 from .detector import RTMDet
+from .head import RTMDetSepBNHead
+from .mobilenetv4 import MobileNetV4ConvSmall
+from .pafpn import CSPNeXtPAFPN
 
 
 def _cspnext():
-    from .cspnext import CSPNeXt
     return CSPNeXt
 
 
 def _mobilenetv4():
     # imported lazily: another module, and only configs that name it should need it
-    from .mobilenetv4 import MobileNetV4ConvSmall
     return MobileNetV4ConvSmall
 
 
 def _pafpn():
-    from .pafpn import CSPNeXtPAFPN
     return CSPNeXtPAFPN
 
 
 def _sepbn_head():
-    from .head import RTMDetSepBNHead
     return RTMDetSepBNHead
 
 

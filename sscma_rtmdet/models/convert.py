@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from ..errors import CheckpointError
+from .arch import describe
 
 log = logging.getLogger(__name__)
 
@@ -175,7 +176,6 @@ def load_checkpoint(model: nn.Module, src, strict_head: bool = False, name: str 
 
 def _mismatch_message(where, fmt, src, model_cfg, missing, unexpected, bad_shape) -> str:
     """A short account of a checkpoint that does not fit: counts and the first few keys of each kind."""
-    from .arch import describe
 
     stored = src.get("config") if isinstance(src, dict) else None
     models = ""

@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from ..errors import ConfigError
-from .layers import ConvModule, CSPLayer, SPPBottleneck
+from .layers import CSPLayer, ConvModule, SPPBottleneck
 
 
 @dataclass(frozen=True)

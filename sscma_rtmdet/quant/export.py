@@ -23,9 +23,14 @@ from torch import nn
 
 from ..export.int8 import (calibrate_only, calibrated_tensors, measured_ranges, override_ranges, ptq_ranges,
                            quantize_calibrated)
-from ..export.tflite_export import onnx_to_saved_model, tflite_metadata, verify_against_onnx
+from ..export.onnx_export import export_onnx
+from ..export.saved_model import onnx_to_saved_model
+from ..export.tflite_export import tflite_metadata, verify_against_onnx
+from ..runtime.backends import load_backend
+from ..runtime.metadata import write_metadata
+from ..runtime.wrapper import ExportWrapper
 from ..utils.fileio import atomic_write
-from .qmodel import quantizers
+from .qmodel import deploy_model, quantizers
 from .qmodules import QConv2d, QConvModule
 
 MATCH_RTOL = 2e-3  # max |tflite - torch| / value range for a float tensor to be "the same tensor"
@@ -155,8 +160,6 @@ def start_from_ptq(qmodel: nn.Module, preprocess, imgsz, calib: np.ndarray) -> d
     before any fine-tuning, it gives the PTQ int8 file. Quantizers not matched keep their own calibration.
     Returns {"tensors", "matched", "set"}.
     """
-    from ..export.onnx_export import export_onnx
-    from .qmodel import deploy_model
 
     with tempfile.TemporaryDirectory(prefix="sscma_qat_start_") as tmp:
         onnx_file = Path(tmp) / "start.onnx"
@@ -206,8 +209,6 @@ def _tensor_names(model_bytes: bytes) -> dict[int, str]:
 def output_agreement(qmodel: nn.Module, tflite_path: Path, preprocess, samples: np.ndarray) -> dict:
     """Per output: fraction of elements where the int8 file and the fake-quant model differ by at most
     one output quantization step, and the largest difference in steps. samples (N,H,W,3) raw pixels."""
-    from ..export.onnx_export import ExportWrapper
-    from ..inference.backends import load_backend
 
     backend = load_backend(tflite_path)
     got = backend(samples)
@@ -232,9 +233,6 @@ def export_qat_tflite(qmodel: nn.Module, preprocess, imgsz, calib: np.ndarray, o
     state: which QAT state this is (epoch, fake-quant val mAP), recorded in the sidecar.
     The float graph (BN folded, QAT weights) goes to `onnx_path` when given (else a temp file).
     """
-    from ..export.metadata import write_metadata
-    from ..export.onnx_export import export_onnx
-    from .qmodel import deploy_model
 
     qmodel = qmodel.cpu()
     out_path = Path(out_path)

@@ -18,7 +18,7 @@ from torch import nn
 from ..errors import ConfigError
 from ..models.detector import RTMDet
 from .fake_quant import MODE_AVERAGE, MODE_CALIBRATE, ActQuant
-from .qmodules import FLOAT_CLASSES, QAT_CLASSES, QConvModule, fold_bn
+from .qmodules import FLOAT_CLASSES, QAT_CLASSES, QConvModule, fold_bn, tie_inputs
 
 
 def prepare_qat(model: nn.Module, preprocess=None) -> nn.Module:
@@ -61,7 +61,6 @@ def prepare_qat(model: nn.Module, preprocess=None) -> nn.Module:
 
 def _tie_backbone_outputs(qmodel: nn.Module) -> None:
     """Backbone maps feeding the neck's top-down concats get those concats' grid (as the converter does)."""
-    from .qmodules import tie_inputs
 
     backbone, neck = qmodel.backbone, qmodel.neck
     if not hasattr(backbone, "stages") or not hasattr(neck, "td_cat_q"):

@@ -19,9 +19,9 @@ from ..errors import ConfigError
 from ..export.int8 import SILU_INPUT_FLOOR
 from ..models.detector import RTMDet
 from ..models.head import RTMDetSepBNHead
-from ..models.layers import ChannelAttention, ConvModule, CSPLayer, CSPNeXtBlock, SPPBottleneck
+from ..models.layers import CSPLayer, CSPNeXtBlock, ChannelAttention, ConvModule, SPPBottleneck
 from ..models.pafpn import CSPNeXtPAFPN
-from .fake_quant import ActQuant, fake_quant_weight
+from .fake_quant import ActQuant, fake_quant, fake_quant_weight, qparams_from_range
 
 SIGMOID_QPARAMS = (1.0 / 256.0, -128)
 LOGIT_FLOOR = -30.0  # logit of a sigmoid output that int8 rounds to 0: far below any score_thr
@@ -265,7 +265,6 @@ class QRTMDet(RTMDet):
 
 def _int8_constant(c: torch.Tensor) -> torch.Tensor:
     """A constant tensor as the converter stores it: int8, one asymmetric scale over [min(c, 0), max(c, 0)]."""
-    from .fake_quant import fake_quant, qparams_from_range
 
     s, zp = qparams_from_range(min(float(c.min()), 0.0), max(float(c.max()), 0.0))
     return fake_quant(c, s, zp)

@@ -17,12 +17,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..engine import checkpoint as ckpt_io
 from ..engine.ema import ExpMomentumEMA, unwrap
 from ..engine.optim import build_optimizer
-from ..engine.trainer import Trainer, TrainOptions
+from ..engine.trainer import TrainOptions, Trainer
 from ..errors import ConfigError
+from ..export.pipeline import ExportRequest, calibration_batch
+from ..runtime import checkpoint as ckpt_io
+from ..runtime.torch_model import load_torch_model
 from . import STATES
+from .export import start_from_ptq
 from .fake_quant import MODE_AVERAGE, MODE_FROZEN
 from .qmodel import calibrate, freeze_bn, prepare_qat, quantizers, set_observer_mode
 
@@ -59,8 +62,6 @@ class QATTrainer(Trainer):
         super().__init__(cfg, opts)
 
     def _build(self) -> None:
-        from ..inference.checkpoints import load_torch_model
-
         super()._build()
         model, _ = load_torch_model(self.cfg, self.source_checkpoint, self.device,
                                     allow_arch_mismatch=self.opts.allow_arch_mismatch)
@@ -84,8 +85,6 @@ class QATTrainer(Trainer):
 
     def _start(self) -> None:
         if self.qat["ptq_start"]:
-            from .export import start_from_ptq
-
             rep = start_from_ptq(unwrap(self.model), self.preprocess, self.imgsz, self.calib)
             self.sync_quant_state()
             self.log.info(f"QAT start = PTQ: {rep['set']} quantizers took the int8 exporter's measured ranges "
@@ -107,8 +106,6 @@ class QATTrainer(Trainer):
         """(N,H,W,3) raw-pixel calibration images: `calib_images` training images spread over the set,
         letterboxed like evaluation (cached; the same array `tools/export.py` calibrates PTQ with)."""
         if getattr(self, "_calib", None) is None:
-            from ..export.pipeline import ExportRequest, calibration_batch
-
             req = ExportRequest(checkpoint=self.source_checkpoint, calib_num=self.qat["calib_images"],
                                 log=self.log.info)
             self._calib = calibration_batch(self.cfg, req, self.imgsz, self.preprocess)

@@ -3,8 +3,8 @@ import pytest
 
 from _datafixtures import check_boxes_match_red, red_image, redness
 from sscma_rtmdet.data.mix import CachedMixUp, CachedMosaic
-from sscma_rtmdet.data.transforms import (LetterResize, Pad, RandomCrop, RandomFlip, RandomResize,
-                                          YOLOXHSVRandomAug, build_pipeline)
+from sscma_rtmdet.data.pipeline import build_pipeline
+from sscma_rtmdet.data.transforms import LetterResize, Pad, RandomCrop, RandomFlip, RandomResize, YOLOXHSVRandomAug
 from sscma_rtmdet.errors import ConfigError
 
 IMGSZ = (64, 96)  # (H, W), non-square on purpose

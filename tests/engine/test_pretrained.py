@@ -32,7 +32,7 @@ def test_slim_state_dict_halves_floats():
 from _train_utils import small_dataset, tutorial_options  # noqa: E402
 
 from sscma_rtmdet.config import load_config  # noqa: E402
-from sscma_rtmdet.engine.checkpoint import load_checkpoint_file  # noqa: E402
+from sscma_rtmdet.runtime.checkpoint import load_checkpoint_file  # noqa: E402
 from sscma_rtmdet.engine.trainer import Trainer, TrainOptions  # noqa: E402
 
 NANOS = [ROOT / "configs" / "rtmdet_nano_8xb32_300e_coco.py", ROOT / "configs" / "rtmdet_nano_8xb32_300e_coco_relu.py"]

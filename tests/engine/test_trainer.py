@@ -7,8 +7,9 @@ import torch
 from _train_utils import CONFIG, small_dataset, tutorial_options
 
 from sscma_rtmdet.config import load_config
-from sscma_rtmdet.engine.checkpoint import load_checkpoint_file
-from sscma_rtmdet.engine.trainer import Trainer, TrainingDiverged, TrainOptions
+from sscma_rtmdet.runtime.checkpoint import load_checkpoint_file
+from sscma_rtmdet.engine.guards import TrainingDiverged
+from sscma_rtmdet.engine.trainer import Trainer, TrainOptions
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from sscma_rtmdet.errors import UserError
-from sscma_rtmdet.inference.backends import TorchBackend, dequantize, load_backend, quantize
+from sscma_rtmdet.runtime.backends import TorchBackend, dequantize, load_backend, quantize
 
 from _export_helpers import PRE, make_model
 

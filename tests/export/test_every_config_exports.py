@@ -14,7 +14,7 @@ from sscma_rtmdet.config import load_config
 from sscma_rtmdet.export.calibration import calibration_images, find_images
 from sscma_rtmdet.export.onnx_export import export_onnx
 from sscma_rtmdet.export.tflite_export import export_tflite
-from sscma_rtmdet.inference.backends import TorchBackend, load_backend
+from sscma_rtmdet.runtime.backends import TorchBackend, load_backend
 from sscma_rtmdet.models import build_model
 
 REPO = Path(__file__).resolve().parents[2]

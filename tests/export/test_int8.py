@@ -6,7 +6,7 @@ from torch import nn
 
 from sscma_rtmdet.export.int8 import (SILU_INPUT_FLOOR, calibrate_only, calibrated_tensors, full_int8,
                                       measured_ranges, silu_floor_ranges, silu_inputs)
-from sscma_rtmdet.export.tflite_export import onnx_to_saved_model
+from sscma_rtmdet.export.saved_model import onnx_to_saved_model
 
 pytestmark = pytest.mark.slow
 

@@ -11,7 +11,7 @@ import pytest
 import torch
 from torch import nn
 
-from sscma_rtmdet.export import tflite_export
+from sscma_rtmdet.export import saved_model, tflite_export
 from sscma_rtmdet.export.onnx2tf_fixes import add_layout_replacements, name_unnamed_nodes, prepare_for_onnx2tf
 
 
@@ -47,7 +47,7 @@ def _tflite_rel_err(onnx_path: Path, model: nn.Module, x: torch.Tensor) -> float
     from ai_edge_litert.interpreter import Interpreter
 
     with tempfile.TemporaryDirectory() as tmp:
-        saved = tflite_export.onnx_to_saved_model(onnx_path, Path(tmp))
+        saved = saved_model.onnx_to_saved_model(onnx_path, Path(tmp))
         flat = tflite_export.convert_saved_model(saved, "float32", None)
     runner = Interpreter(model_content=flat).get_signature_runner()
     (key,) = runner.get_input_details()
@@ -105,7 +105,7 @@ def test_unpatched_onnx2tf_still_needs_the_fix(tmp_path, monkeypatch):
     """Proves the sub-graph above reproduces the bug; if this fails, onnx2tf fixed it upstream and the
     replacement in onnx2tf_fixes may be dropped (the test above keeps guarding the result)."""
     onnx_path, model, x = _export(tmp_path, (6, 8))
-    monkeypatch.setattr(tflite_export, "prepare_for_onnx2tf", lambda *args: None)
+    monkeypatch.setattr(saved_model, "prepare_for_onnx2tf", lambda *args: None)
     assert _tflite_rel_err(onnx_path, model, x) > 0.05
 
 

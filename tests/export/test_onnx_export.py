@@ -6,9 +6,10 @@ import pytest
 import torch
 
 from sscma_rtmdet.errors import UserError
-from sscma_rtmdet.export.metadata import ONNX_PROPS_KEY, read_metadata
-from sscma_rtmdet.export.onnx_export import ExportWrapper, export_onnx
-from sscma_rtmdet.inference.backends import TorchBackend, load_backend
+from sscma_rtmdet.runtime.metadata import ONNX_PROPS_KEY, read_metadata
+from sscma_rtmdet.export.onnx_export import export_onnx
+from sscma_rtmdet.runtime.wrapper import ExportWrapper
+from sscma_rtmdet.runtime.backends import TorchBackend, load_backend
 
 from _export_helpers import PRE, make_model, normalise
 

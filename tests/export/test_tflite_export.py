@@ -7,7 +7,7 @@ import pytest
 from sscma_rtmdet.errors import CheckpointError, UserError
 from sscma_rtmdet.export.tflite_export import (ExportError, check_full_int8, export_tflite, map_outputs,
                                                relative_errors)
-from sscma_rtmdet.inference.backends import TorchBackend, load_backend
+from sscma_rtmdet.runtime.backends import TorchBackend, load_backend
 
 from _export_helpers import PRE
 

@@ -26,9 +26,9 @@ def test_xnnpack_gates_swaps_and_restores():
 
 
 def _resize_model(int8: bool) -> bytes:
-    from sscma_rtmdet.export.tflite_export import _quiet_tf
+    from sscma_rtmdet.export.saved_model import quiet_tf
 
-    tf = _quiet_tf()
+    tf = quiet_tf()
 
     @tf.function(input_signature=[tf.TensorSpec((1, 3, 4, 5), tf.float32)])
     def up(x):  # factors (2, 3): height and width are handled by separate concat + reshape steps

@@ -54,7 +54,7 @@ def test_infer_cli_on_folder_and_video(tiny_run, tmp_path):
 
 
 def test_load_backend_runs_a_checkpoint_like_an_export(tiny_run):
-    from sscma_rtmdet.inference.backends import load_backend
+    from sscma_rtmdet.runtime.backends import load_backend
 
     backend = load_backend(tiny_run["ckpt"])
     assert backend.input_hw == (64, 64) and backend.num_classes == 3

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from sscma_rtmdet.cli.quantization import choose_state
+from sscma_rtmdet.quant.ship import choose_state
 from sscma_rtmdet.config import load_config
 from sscma_rtmdet.engine.ema import ExpMomentumEMA
 from sscma_rtmdet.errors import ConfigError

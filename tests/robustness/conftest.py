@@ -14,7 +14,7 @@ def tiny_exports(tiny_run, tmp_path_factory) -> dict:
     from sscma_rtmdet.data.preprocess import Preprocess
     from sscma_rtmdet.export.onnx_export import export_onnx
     from sscma_rtmdet.export.tflite_export import export_tflite
-    from sscma_rtmdet.inference.checkpoints import load_torch_model
+    from sscma_rtmdet.runtime.torch_model import load_torch_model
 
     cfg = load_config(tiny_run["config"], tiny_run["options"])
     model, meta = load_torch_model(cfg, tiny_run["ckpt"])

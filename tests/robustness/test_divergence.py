@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from sscma_rtmdet.config import load_config
-from sscma_rtmdet.engine.checkpoint import load_checkpoint_file
+from sscma_rtmdet.runtime.checkpoint import load_checkpoint_file
 from sscma_rtmdet.engine.guards import DivergenceGuard, TrainingDiverged
 from sscma_rtmdet.engine.trainer import Trainer, TrainOptions
 

@@ -46,7 +46,7 @@ def test_no_verify_skips_every_check(ws, monkeypatch):
     def fake_export_tflite(onnx_path, stem, precisions, calib, verify_samples=8):
         seen["verify_samples"] = verify_samples
         return {}
-    monkeypatch.setattr(tfe, "export_tflite", fake_export_tflite)
+    monkeypatch.setattr(pipeline, "export_tflite", fake_export_tflite)
     monkeypatch.setattr(pipeline, "report_against_torch", lambda *a, **k: pytest.fail("checked against torch"))
     res = run_tool("export", _export_args(ws, "--no-verify"), ws.tmp)
     assert res.code == 0, res.output[-3000:]
@@ -64,9 +64,11 @@ def test_no_verify_reaches_the_tflite_conversion(monkeypatch):
 
 
 def test_failed_export_exits_2(ws, monkeypatch):
+    from sscma_rtmdet.export import pipeline
+
     def broken(*a, **k):
         raise ExportError("float32 TFLite output score_s8 differs from ONNX by 0.5 of its range")
-    monkeypatch.setattr(tfe, "export_tflite", broken)
+    monkeypatch.setattr(pipeline, "export_tflite", broken)
     res = run_tool("export", _export_args(ws), ws.tmp)
     assert res.code == 2, res.output[-3000:]
     assert "error: float32 TFLite output score_s8 differs" in res.output and "Traceback" not in res.output

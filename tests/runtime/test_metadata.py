@@ -3,9 +3,9 @@ import json
 import pytest
 
 from sscma_rtmdet.errors import CheckpointError
-from sscma_rtmdet.export.metadata import (build_metadata, read_metadata, sidecar_path, validate_metadata,
+from sscma_rtmdet.runtime.metadata import (build_metadata, read_metadata, sidecar_path, validate_metadata,
                                           write_metadata)
-from sscma_rtmdet.export.onnx_export import output_names
+from sscma_rtmdet.runtime.wrapper import output_names
 
 PRE = dict(color="rgb", mean=[1.0, 2.0, 3.0], std=[4.0, 5.0, 6.0], pad_value=0)
 

@@ -13,9 +13,11 @@ from pathlib import Path
 
 import torch
 
-from .. import __version__
+from ..config import Config, config_to_data
 from ..errors import CheckpointError
+from ..models.arch import describe, differences
 from ..utils.fileio import atomic_save_torch
+from ..version import __version__
 
 FORMAT = "sscma_rtmdet/1"
 
@@ -23,8 +25,6 @@ FORMAT = "sscma_rtmdet/1"
 def make_checkpoint(*, state_dict: dict, config: dict, classes: list[str], preprocess: dict,
                     imgsz, epoch: int, iteration: int, resume: dict | None = None,
                     metrics: dict | None = None) -> dict:
-    from ..config import config_to_data
-
     return {
         "format": FORMAT, "version": __version__, "state_dict": state_dict, "config": config_to_data(config),
         "meta": {"classes": list(classes), "num_classes": len(classes), "preprocess": dict(preprocess),
@@ -60,7 +60,6 @@ def stored_config(ckpt: dict, path, required: bool = True):
 
     Older checkpoints hold the config as Python text: that is refused when `required` (running it would run
     whatever code a model file carries) and gives None otherwise."""
-    from ..config import Config
 
     data = ckpt.get("config")
     if isinstance(data, dict) and all(isinstance(k, str) for k in data):
@@ -81,7 +80,6 @@ def check_architecture(ckpt: dict, path, cfg, allow: bool = False, log=None) -> 
     """A checkpoint of ours must describe the same network as `cfg.model` (activation, widths, head options).
 
     Raises CheckpointError naming both; with `allow` it only warns through `log` (default: warnings)."""
-    from ..models.arch import describe, differences
 
     stored = stored_config(ckpt, path, required=False) if is_ours(ckpt) else None
     if stored is None or "model" not in stored:

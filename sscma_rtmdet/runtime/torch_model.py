@@ -5,8 +5,11 @@ import os
 import warnings
 from pathlib import Path
 
-from ..config import Config
-from ..errors import CheckpointError
+from ..config import Config, load_config
+from ..errors import CheckpointError, UserError
+from ..models import build_model
+from ..models.convert import load_checkpoint
+from .checkpoint import check_architecture, is_ours, load_checkpoint_file, stored_config
 
 
 def resolve_model_path(path: str | os.PathLike, config_path: str | os.PathLike | None = None) -> Path:
@@ -34,9 +37,6 @@ def load_torch_model(cfg: Config, path: str | os.PathLike, device: str = "cpu", 
     checkpoint of ours must have been trained with the same architecture (`allow_arch_mismatch` downgrades
     that to a warning).
     """
-    from ..engine.checkpoint import check_architecture, is_ours, load_checkpoint_file
-    from ..models import build_model
-    from ..models.convert import load_checkpoint
 
     ckpt = load_checkpoint_file(path) if ckpt is None else ckpt
     meta = dict(ckpt.get("meta", {})) if is_ours(ckpt) else {}
@@ -50,3 +50,18 @@ def load_torch_model(cfg: Config, path: str | os.PathLike, device: str = "cpu", 
     if report.not_loaded:
         raise CheckpointError(f"{path} is a backbone-only checkpoint; it cannot be evaluated as a detector")
     return model.to(device).eval(), meta
+
+
+def model_from_checkpoint(path: Path, device: str, config=None):
+    """A self-describing checkpoint of ours -> (model, meta), built from the config stored in it as data
+    (or, for a checkpoint of an older version, from the `config` file given; its stored text never runs)."""
+
+    ckpt = load_checkpoint_file(path)
+    if not is_ours(ckpt):
+        raise UserError(f"{path} is not an sscma-rtmdet checkpoint (no stored config/classes); evaluate it "
+                        "with tools/test.py CONFIG CHECKPOINT instead")
+    cfg = stored_config(ckpt, path, required=config is None)
+    if cfg is None or config is not None:
+        meta = ckpt.get("meta") or {}
+        cfg = load_config(config, {"num_classes": meta.get("num_classes")} if meta.get("num_classes") else None)
+    return load_torch_model(cfg, path, device, ckpt=ckpt)

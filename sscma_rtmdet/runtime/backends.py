@@ -5,7 +5,7 @@
     out["score_s8"]        # (N,C,H/8,W/8) float32, sigmoid scores; "box_s8" (N,4,H/8,W/8) distances*stride
 
 Input domain: raw pixels 0..255 in the training colour order when `meta['normalization_folded']`, else
-already normalised. Outputs are always NCHW float32 keyed by our output names (see export.onnx_export),
+already normalised. Outputs are always NCHW float32 keyed by our output names (see runtime.wrapper),
 matched by name through the metadata's output_map, never by position or shape.
 """
 from __future__ import annotations
@@ -16,8 +16,12 @@ from pathlib import Path
 
 import numpy as np
 
+from ..data.preprocess import Preprocess
 from ..errors import CheckpointError, UserError
-from ..export.metadata import ONNX_PROPS_KEY, read_metadata, sidecar_path, validate_metadata
+from .metadata import ONNX_PROPS_KEY, build_metadata, read_metadata, sidecar_path, validate_metadata
+from .torch_model import model_from_checkpoint
+from .validate import check_onnx, check_tflite
+from .wrapper import ExportWrapper, preprocess_dict
 
 
 class Backend:
@@ -61,13 +65,10 @@ class TorchBackend(Backend):
                  num_classes: int | None = None):
         import torch
 
-        from ..export.metadata import build_metadata
-        from ..export.onnx_export import ExportWrapper, _preprocess_dict
-
         self.wrapper = ExportWrapper(model, preprocess, fold_normalization).eval()
         with torch.no_grad():
             probe = self.wrapper(torch.zeros(1, 3, int(imgsz[0]), int(imgsz[1])))
-        pre = _preprocess_dict(preprocess)
+        pre = preprocess_dict(preprocess)
         self.meta = build_metadata(fmt="torch", precision="float32", imgsz=imgsz, preprocess=pre,
                                    fold_normalization=fold_normalization, strides=self.wrapper.strides,
                                    output_names=self.wrapper.output_names,
@@ -87,7 +88,6 @@ class OnnxBackend(Backend):
     def __init__(self, path: Path, threads: int = 1):
         import onnxruntime as ort
 
-        from .validate import check_onnx
 
         check_onnx(path)  # a corrupt file gives a clear error, not a protobuf traceback
         opts = ort.SessionOptions()
@@ -127,7 +127,6 @@ class TFLiteBackend(Backend):
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
         from ai_edge_litert.interpreter import Interpreter
 
-        from .validate import check_tflite
 
         check_tflite(path)  # LiteRT does not verify the flatbuffer: a truncated file would crash it
         self.meta = read_metadata(path)
@@ -179,11 +178,9 @@ def _checkpoint_backend(path: Path, threads: int) -> "TorchBackend":
     """A self-describing checkpoint of ours, run through ExportWrapper like the files exported from it."""
     import torch
 
-    from ..data.preprocess import Preprocess
-    from .detector import _torch_model_from_checkpoint
 
     torch.set_num_threads(threads)
-    model, meta = _torch_model_from_checkpoint(path, "cpu")
+    model, meta = model_from_checkpoint(path, "cpu")
     return TorchBackend(model, Preprocess.from_config(meta["preprocess"]), meta["imgsz"],
                         class_names=meta.get("classes"), num_classes=meta.get("num_classes"))
 

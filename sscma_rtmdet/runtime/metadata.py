@@ -1,7 +1,6 @@
 """Sidecar metadata for exported models: `<model file>.json` next to each .onnx/.tflite.
 
 Everything a runtime needs to feed the model and read its outputs without the training config:
-
     schema            int, SCHEMA_VERSION
     format            'onnx' | 'tflite'
     precision         'float32' | 'float16' | 'int8'
@@ -27,6 +26,7 @@ from typing import Any
 
 from ..errors import CheckpointError
 from ..utils.fileio import atomic_write_text
+from ..version import __version__
 
 SCHEMA_VERSION = 1
 _REQUIRED = ("schema", "format", "input", "color", "mean", "std", "normalization_folded", "letterbox",
@@ -45,7 +45,6 @@ def build_metadata(*, fmt: str, precision: str, imgsz, preprocess: dict, fold_no
                    layout: str = "NCHW", input_name: str = "images", input_dtype: str = "float32",
                    source_checkpoint: str | None = None) -> dict[str, Any]:
     """Metadata for a float graph whose runtime keys equal our output names (ONNX)."""
-    from .. import __version__
 
     h, w = (int(v) for v in imgsz)
     if class_names is not None and len(class_names) != num_classes:
@@ -118,7 +117,7 @@ def _check_types(meta: dict, origin: str) -> None:
     bad = [k for k, ok in checks.items() if not ok]
     if bad:
         raise CheckpointError(f"{origin}: metadata field(s) {bad} have the wrong type or shape (see "
-                              "export/metadata.py); re-export the model with this toolkit")
+                              "runtime/metadata.py); re-export the model with this toolkit")
 
 
 def write_metadata(model_path: str | Path, meta: dict) -> Path:

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from sscma_rtmdet.engine import checkpoint as ck
+from sscma_rtmdet.runtime import checkpoint as ck
 from sscma_rtmdet.engine.optim import param_groups
 from sscma_rtmdet.errors import CheckpointError
 

@@ -23,23 +23,33 @@ def _few_threads():
     yield
 
 
-@pytest.fixture(scope="session")
-def tiny_run(tmp_path_factory):
-    """A nano model trained for 2 epochs at 64x64 on 8 generated images from the shipped pretrained weights
-    (its accuracy is irrelevant, but it detects something, so evaluation output is exercised)."""
+def _tiny(tmp_path_factory, name: str, extra: list[str]) -> dict:
     from sscma_rtmdet.config import load_config
     from sscma_rtmdet.data.demo import make_demo_dataset
     from sscma_rtmdet.engine.trainer import Trainer, TrainOptions
 
-    root = tmp_path_factory.mktemp("tiny_run")
+    root = tmp_path_factory.mktemp(name)
     data = root / "demo"
     make_demo_dataset(data, seed=0, num_train=8, num_valid=4, num_test=2)
-    options = demo_options(data)
+    options = demo_options(data) + extra
     work_dir = root / "work_dirs" / NANO.stem
     Trainer(load_config(NANO, options), TrainOptions(work_dir=work_dir, config_path=str(NANO),
                                                      progress=False)).train()
     return {"data": data, "options": options, "root": root, "work_dir": work_dir,
             "ckpt": work_dir / "epoch_2.pth", "config": NANO}
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory):
+    """A nano model trained for 2 epochs at 64x64 on 8 generated images from the shipped pretrained weights
+    (its accuracy is irrelevant, but it detects something, so evaluation output is exercised)."""
+    return _tiny(tmp_path_factory, "tiny_run", [])
+
+
+@pytest.fixture(scope="session")
+def tiny_run_scratch(tmp_path_factory):
+    """The same from random init (load_from=None): near-constant outputs, independent of the shipped files."""
+    return _tiny(tmp_path_factory, "tiny_run_scratch", ["load_from=None"])
 
 
 # Overfitting a handful of demo images: a model whose AP is high enough that format parity means something.

@@ -65,9 +65,8 @@ class Trainer:
         self.guard = DivergenceGuard(self.work_dir)
         self.epoch, self.iter, self.best = 0, 0, {"metric": -1.0, "path": None}
         self._last_saved: float | None = None
-        if opts.resume:
-            self._resume(opts.resume)
-        elif cfg.get("load_from"):
+        # --resume with nothing to resume is a fresh run: it starts from load_from like one
+        if not (opts.resume and self._resume(opts.resume)) and cfg.get("load_from"):
             self._load_pretrained(cfg.load_from)
 
     # ---- setup ------------------------------------------------------------------------------------
@@ -111,12 +110,12 @@ class Trainer:
         self.ema = ExpMomentumEMA(unwrap(self.model), **self.cfg.ema)
         self.log.info(f"load_from {path}: {report.summary()}")
 
-    def _resume(self, resume: str) -> None:
+    def _resume(self, resume: str) -> bool:
         path, ckpt = resume_source(resume, self.work_dir, self.cfg, self.classes, self.opts.allow_arch_mismatch,
                                    self.log.warning)
         if path is None:
-            self.log.info(f"--resume: no checkpoint in {self.work_dir}, starting from scratch")
-            return
+            self.log.info(f"--resume: no checkpoint in {self.work_dir}, starting a new run")
+            return False
         state = ckpt["resume"]
         load_state(unwrap(self.model), state["model"], path, "model")
         load_state(self.optimizer, state["optimizer"], path, "optimizer")
@@ -125,6 +124,7 @@ class Trainer:
         self.epoch, self.iter, self.best = state["epoch"], state["iter"], state["best"]
         restore_rng(state["rng"])
         self.log.info(f"resumed from {path}: epoch {self.epoch}, iter {self.iter}")
+        return True
 
     # ---- loop -------------------------------------------------------------------------------------
     def fit_schedule(self):

@@ -54,3 +54,13 @@ def test_nano_configs_start_from_their_shipped_weights_and_none_restores_random_
                       TrainOptions(work_dir=tmp_path / "b", progress=False)).ema.module.state_dict()
     key = "backbone.stem.0.conv.weight"
     assert not torch.allclose(scratch[key], shipped["state_dict"][key].float())
+
+
+def test_resume_with_nothing_to_resume_starts_from_load_from(tmp_path):
+    """tools/demo.py and `train.py --resume` on a new work dir: a fresh run, so it loads load_from."""
+    data = small_dataset(tmp_path / "data", num_train=4, num_valid=2)
+    cfg = load_config(NANOS[1], tutorial_options(data))
+    shipped = load_checkpoint_file(resolve_weights(cfg.load_from))["state_dict"]
+    trainer = Trainer(cfg, TrainOptions(work_dir=tmp_path / "new", resume="auto", progress=False))
+    key = "backbone.stem.0.conv.weight"
+    torch.testing.assert_close(trainer.ema.module.state_dict()[key], shipped[key].float())

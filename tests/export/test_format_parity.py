@@ -17,15 +17,12 @@ def _ap(config, model, options) -> tuple[float, float]:
     return float(ap), float(ap50)
 
 
-# AP tolerance per file vs the .pth. int8 PTQ of the SiLU nano costs more on this overfit model than on real
-# data: its boxes are localised to a fraction of a pixel and SiLU adds two quantized tensors per conv (the
-# pre-activation and sigmoid) where ReLU fuses into the conv. Measured: SiLU 160x160 AP 0.893 -> 0.831 with
-# AP50 0.917 -> 0.917; demo-scale numbers are in the README. A preprocessing or layout bug costs AP50 too,
-# which stays within 0.03 for both.
-INT8_AP_TOL = {"overfit_run": 0.08, "overfit_run_relu_nonsquare": 0.03}
-# The set has 8 boxes (4, 2, 2 per class), so one box crossing one of the 10 IoU thresholds moves AP by up to
-# 1/(2*10*3) = 0.017: float16 may do that (its weights move boxes by a fraction of a pixel; measured ReLU
-# 160x224 0.967 -> 0.950, AP50 equal), so its AP tolerance is one such step and its AP50 must stay equal.
+# AP tolerance per file vs the .pth. The set has 8 boxes (4, 2, 2 per class), so one box crossing one of the
+# 10 IoU thresholds moves AP by up to 1/(2*10*3) = 0.017. Measured with the 100-epoch fixtures (shipped
+# weights): every format of both models scores AP 1.0 / AP50 1.0, boxes inside IoU 0.95 of the ground truth.
+# int8 may cost up to two such steps (the earlier random-init SiLU model lost 0.06 AP at int8 with AP50
+# equal), float16 one; a preprocessing or layout bug costs AP50 too, which stays within 0.03 / 0.005.
+INT8_AP_TOL = 0.035
 FP16_AP_TOL = 0.02
 
 
@@ -42,7 +39,7 @@ def test_exported_files_score_like_the_checkpoint(fixture, request):
     ap_pth = _ap(run["config"], run["ckpt"], run["options"])
     assert ap_pth[1] >= 0.5  # a model worth comparing
     for suffix, tol, tol50 in ((".onnx", 0.001, 0.001), ("_float32.tflite", 0.001, 0.001),
-                               ("_float16.tflite", FP16_AP_TOL, 0.005), ("_int8.tflite", INT8_AP_TOL[fixture], 0.03)):
+                               ("_float16.tflite", FP16_AP_TOL, 0.005), ("_int8.tflite", INT8_AP_TOL, 0.03)):
         path = Path(f"{stem}{suffix}")
         assert path.exists() and Path(f"{path}.json").exists(), path
         ap = _ap(run["config"], path, run["options"])

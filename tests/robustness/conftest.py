@@ -1,5 +1,5 @@
 """Fixtures of the bad-input matrix: the tiny run's model exported once per session (ONNX + float32 TFLite,
-~20 s), and a fresh Workspace per test."""
+~10 s), and a fresh Workspace per test."""
 from __future__ import annotations
 
 import pytest

@@ -5,6 +5,7 @@ be raw logits (torch model) or already sigmoid-activated (exported models).
 """
 from __future__ import annotations
 
+import math
 from typing import Mapping, Sequence
 
 import numpy as np
@@ -12,9 +13,10 @@ import torch
 from torch import Tensor
 
 from .errors import ConfigError
-from .ops import batched_nms, distance2bbox, make_priors
+from .ops import batched_nms, distance2bbox, make_priors, sscma_nms
 
 _TEST_CFG_KEYS = ("score_thr", "nms_pre", "iou_threshold", "max_per_img")
+_NMS = ("exact", "sscma")
 
 
 def _as_tensor(x) -> Tensor:
@@ -29,11 +31,16 @@ def _read_test_cfg(test_cfg: Mapping) -> dict:
         raise ConfigError(f"test_cfg is missing {', '.join(missing)}; expected keys {list(_TEST_CFG_KEYS)}, "
                           f"e.g. test_cfg=dict(score_thr=0.001, nms_pre=30000, iou_threshold=0.65, "
                           f"max_per_img=300)")
-    return {k: test_cfg[k] for k in _TEST_CFG_KEYS}
+    cfg = {k: test_cfg[k] for k in _TEST_CFG_KEYS}
+    cfg["multi_label"] = bool(test_cfg.get("multi_label", True))
+    cfg["nms"] = test_cfg.get("nms", "exact")
+    if cfg["nms"] not in _NMS:
+        raise ConfigError(f"test_cfg.nms={cfg['nms']!r} must be one of {', '.join(_NMS)}")
+    return cfg
 
 
 def _select_level(scores: Tensor, score_thr: float, nms_pre: int) -> tuple[Tensor, Tensor, Tensor]:
-    """(prior, class) pairs with score > thr, at most nms_pre of the best.
+    """(prior, class) pairs with score > thr, at most nms_pre of the best (mmdet: every class of a prior).
 
     scores: (P, C) probabilities. Returns (scores (K,), prior idx (K,), labels (K,)), best first.
     """
@@ -47,35 +54,72 @@ def _select_level(scores: Tensor, score_thr: float, nms_pre: int) -> tuple[Tenso
     return vals, idx // num_classes, idx % num_classes
 
 
+def _select_argmax(scores: Tensor, score_thr: float, logits: bool, step: float | None
+                   ) -> tuple[Tensor, Tensor, Tensor]:
+    """SSCMA-Micro's rule: one class per prior, the highest (ties: the last class), kept when it reaches the
+    threshold -- for logits on the int8 grid of the output (floor(logit(thr) / step) steps).
+
+    scores: (P, C) logits or probabilities. Returns (probabilities (K,), prior idx (K,), labels (K,)) in
+    prior order."""
+    num_classes = scores.shape[1]
+    best, last = scores.flip(1).max(dim=1)
+    labels = num_classes - 1 - last
+    if logits:
+        thr = math.log(score_thr / (1.0 - score_thr)) if 0.0 < score_thr < 1.0 else \
+            (-math.inf if score_thr <= 0 else math.inf)
+        if step:
+            thr = math.floor(thr / step) * step - step * 1e-3  # the integer comparison, on dequantized values
+        keep = best >= thr
+        vals = best[keep].sigmoid()
+    else:
+        keep = best >= score_thr
+        vals = best[keep]
+    idx = torch.nonzero(keep).squeeze(1)
+    return vals, idx, labels[idx]
+
+
 def _decode_image(cls_levels: list[Tensor], box_levels: list[Tensor], priors: list[Tensor], cfg: dict,
-                  input_hw: Sequence[int], scores_are_logits: bool) -> dict:
+                  input_hw: Sequence[int], scores_are_logits: bool, steps: Sequence) -> dict:
     """One image. cls_levels[i]: (C, H_i, W_i); box_levels[i]: (4, H_i, W_i); priors[i]: (H_i*W_i, 4)."""
     all_scores, all_labels, all_boxes = [], [], []
-    for cls, dist, pri in zip(cls_levels, box_levels, priors):
+    device = cls_levels[0].device
+    for cls, dist, pri, step in zip(cls_levels, box_levels, priors, steps):
         scores = cls.permute(1, 2, 0).reshape(-1, cls.shape[0])
-        if scores_are_logits:
-            scores = scores.sigmoid()
-        vals, prior_idx, labels = _select_level(scores, cfg["score_thr"], cfg["nms_pre"])
+        if cfg["multi_label"]:
+            vals, prior_idx, labels = _select_level(scores.sigmoid() if scores_are_logits else scores,
+                                                    cfg["score_thr"], cfg["nms_pre"])
+        else:
+            vals, prior_idx, labels = _select_argmax(scores, cfg["score_thr"], scores_are_logits, step)
         dist = dist.permute(1, 2, 0).reshape(-1, 4)[prior_idx]
-        all_boxes.append(distance2bbox(pri[prior_idx], dist, max_shape=input_hw))
+        exact = cfg["nms"] == "exact"
+        all_boxes.append(distance2bbox(pri[prior_idx], dist, max_shape=input_hw if exact else None))
         all_scores.append(vals)
         all_labels.append(labels)
     boxes, scores, labels = torch.cat(all_boxes), torch.cat(all_scores), torch.cat(all_labels)
-    # mmdet's min_bbox_size=0: degenerate boxes never reach NMS
-    ok = (boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])
-    boxes, scores, labels = boxes[ok], scores[ok], labels[ok]
-    keep = batched_nms(boxes, scores, labels, float(cfg["iou_threshold"]))[: int(cfg["max_per_img"])]
-    return dict(boxes=boxes[keep], scores=scores[keep], labels=labels[keep])
+    if cfg["nms"] == "exact":
+        # mmdet's min_bbox_size=0: degenerate boxes never reach NMS
+        ok = (boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])
+        boxes, scores, labels = boxes[ok], scores[ok], labels[ok]
+        keep = batched_nms(boxes, scores, labels, float(cfg["iou_threshold"]))
+    else:
+        keep = sscma_nms(boxes, scores, labels, float(cfg["iou_threshold"]))
+    if cfg["max_per_img"] is not None:
+        keep = keep[: int(cfg["max_per_img"])]
+    return dict(boxes=boxes[keep], scores=scores[keep], labels=labels[keep].to(torch.int64, copy=False))
 
 
 def decode_predictions(cls_scores: Sequence, bbox_preds: Sequence, strides: Sequence, test_cfg: Mapping,
-                       input_hw: Sequence[int], scores_are_logits: bool = True) -> list[dict]:
-    """Detections per image in the network-input (letterboxed) pixel frame.
+                       input_hw: Sequence[int], scores_are_logits: bool = True,
+                       score_steps: Sequence | None = None) -> list[dict]:
+    """Detections per image in the network-input pixel frame.
 
     cls_scores[i]: (N, C, H_i, W_i) logits (or sigmoid scores with scores_are_logits=False);
     bbox_preds[i]: (N, 4, H_i, W_i) l,t,r,b distances already multiplied by the stride; torch or numpy.
-    strides: per level int (or (sw, sh)); test_cfg: score_thr, nms_pre, iou_threshold, max_per_img;
-    input_hw: (H, W) that boxes are clamped to.
+    strides: per level int (or (sw, sh)); input_hw: (H, W) that boxes are clamped to (nms='exact').
+    test_cfg: score_thr, nms_pre, iou_threshold, max_per_img (None: no cap), and optionally
+    multi_label (True: mmdet, every class above score_thr; False: SSCMA-Micro, the best class per prior)
+    and nms ('exact': mmdet's; 'sscma': the firmware's, targets.py). score_steps: per level, the int8 step
+    of a logit output (the firmware thresholds on it), or None.
     Returns per image dict(boxes (K, 4) float32 xyxy, scores (K,), labels (K,) int64), best first.
     """
     cfg = _read_test_cfg(test_cfg)
@@ -91,9 +135,10 @@ def decode_predictions(cls_scores: Sequence, bbox_preds: Sequence, strides: Sequ
                              f"same H, W; got {tuple(c.shape)} and {tuple(b.shape)}")
     flat = make_priors(sizes, strides, device=cls_scores[0].device)
     priors = list(torch.split(flat, [h * w for h, w in sizes]))
+    steps = list(score_steps) if score_steps is not None else [None] * len(strides)
     with torch.no_grad():
         return [_decode_image([c[n] for c in cls_scores], [b[n] for b in bbox_preds], priors, cfg,
-                              input_hw, scores_are_logits)
+                              input_hw, scores_are_logits, steps)
                 for n in range(cls_scores[0].shape[0])]
 
 

@@ -37,6 +37,7 @@ from typing import Any
 from ..errors import ConfigError
 from .config import Config
 from .dump import check_flattened
+from ..utils.paths import resolve_config_path
 from .options import as_overrides, check_overrides, split_key
 
 __all__ = ["load_config", "load_config_from_text", "merge_dicts"]
@@ -277,8 +278,10 @@ def _load(path: Path, cfg_options: Any, loader: _Loader) -> Config:
 
 
 def load_config(path: str | os.PathLike, cfg_options: list[str] | dict | None = None) -> Config:
-    """Load a `.py` config (with its `_base_` chain) and apply `cfg_options` (`["k=v", ...]` or a dict)."""
-    path = Path(path)
+    """Load a `.py` config (with its `_base_` chain) and apply `cfg_options` (`["k=v", ...]` or a dict).
+
+    A path that does not exist is looked up among the packaged configs (`configs/NAME.py`, any folder)."""
+    path = resolve_config_path(path)
     if path.suffix != ".py":
         raise ConfigError(f"config {path} must be a Python file ending in .py")
     if not path.is_file():

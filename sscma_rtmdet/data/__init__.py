@@ -9,7 +9,7 @@ import importlib
 _EXPORTS = {
     "Preprocess": "preprocess", "letterbox": "preprocess", "normalize": "preprocess",
     "CocoDetection": "coco",
-    "build_pipeline": "transforms", "Compose": "transforms",
+    "build_pipeline": "pipeline", "Compose": "pipeline",
     "CachedMosaic": "mix", "CachedMixUp": "mix",
     "TrainDataset": "loader", "EvalDataset": "loader", "collate": "loader",
     "build_dataloader": "loader", "set_loader_epoch": "loader", "benchmark_pipeline": "loader",

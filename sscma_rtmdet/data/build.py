@@ -8,19 +8,27 @@ from .loader import EvalDataset, build_dataloader
 from .preprocess import Preprocess
 
 
+SPLITS = ("train", "val", "test")
+
+
 def dataset_paths(cfg: Config, split: str) -> tuple[str, str, str]:
-    """(data_root, ann_file, img_prefix) of `train_dataloader`, `val_dataloader` or `test_dataloader`."""
-    key = f"{split}_dataloader"
-    if key not in cfg:
-        raise ConfigError(f"the config has no `{key}`")
-    ds = cfg[key]["dataset"]
-    return ds["data_root"], ds["ann_file"], ds["img_prefix"]
+    """(data_root, ann_file, img_prefix) of a split, from the config's primary names `data_root`,
+    `{split}_ann_file` and `{split}_img_prefix`."""
+    if split not in SPLITS:
+        raise ConfigError(f"split {split!r} must be one of {', '.join(SPLITS)}")
+    keys = ("data_root", f"{split}_ann_file", f"{split}_img_prefix")
+    missing = [k for k in keys if k not in cfg]
+    if missing:
+        raise ConfigError(f"the config has no {', '.join(missing)}; set them (or pass --data ROOT)")
+    return tuple(str(cfg[k]) for k in keys)  # type: ignore[return-value]
 
 
 def build_coco(cfg: Config, split: str):
-    """CocoDetection for a split, checked against cfg.num_classes."""
+    """CocoDetection for a split. The class count comes from the data; a `num_classes` the user typed
+    (cfg.overrides) must agree with it."""
     root, ann, prefix = dataset_paths(cfg, split)
-    return CocoDetection(root, ann, prefix, num_classes=cfg.num_classes)
+    typed = cfg.num_classes if "num_classes" in getattr(cfg, "overrides", ()) else None
+    return CocoDetection(root, ann, prefix, num_classes=typed)
 
 
 def imgsz_of(cfg: Config) -> tuple[int, int]:
@@ -34,7 +42,14 @@ def imgsz_of(cfg: Config) -> tuple[int, int]:
     return h, w
 
 
-def build_eval_loader(cfg: Config, coco, batch_size: int | None = None, num_workers: int | None = None):
-    ds = EvalDataset(coco, imgsz_of(cfg), Preprocess.from_config(cfg.preprocess))
-    return build_dataloader(ds, batch_size or cfg.val_batch_size,
-                            cfg.num_workers if num_workers is None else num_workers, shuffle=False)
+def preprocess_of(cfg: Config) -> Preprocess:
+    """The config's Preprocess, its resize/interpolation filled from the config's deployment target."""
+    from ..targets import DEFAULT_TARGET, get_target
+
+    return Preprocess.from_config(cfg.get("preprocess"), get_target(cfg.get("target", DEFAULT_TARGET)))
+
+
+def build_eval_loader(coco, imgsz, preprocess: Preprocess, batch_size: int, num_workers: int):
+    """Loader of prepared (letterboxed or stretched) evaluation batches, in dataset order."""
+    ds = EvalDataset(coco, imgsz, preprocess)
+    return build_dataloader(ds, batch_size, num_workers, shuffle=False)

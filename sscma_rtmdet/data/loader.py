@@ -16,7 +16,7 @@ from ..errors import DataError
 from .coco import CocoDetection
 from .pipeline import Compose, build_pipeline
 from .preprocess import Preprocess
-from .transforms import LetterResize, as_hw
+from .transforms import StretchToAspect, as_hw, clip_and_filter
 
 
 def sample_rng(seed: int, epoch: int, index: int, attempt: int = 0) -> np.random.Generator:
@@ -34,8 +34,10 @@ class TrainDataset(Dataset):
 
     def __init__(self, coco: CocoDetection, pipeline: Compose | Sequence[dict],
                  stage2_pipeline: Compose | Sequence[dict] | None = None, seed: int = 0,
-                 max_refetch: int = 15):
+                 max_refetch: int = 15, stretch_to: Sequence[int] | None = None):
         self.coco = coco
+        # a 'stretch' deployment (SSCMA-Micro) squeezes every image to the input's aspect ratio: train on that
+        self.stretch = StretchToAspect(stretch_to) if stretch_to is not None else None
         self.pipeline = pipeline if isinstance(pipeline, Compose) else build_pipeline(pipeline)
         self.stage2_pipeline = stage2_pipeline if stage2_pipeline is None or isinstance(
             stage2_pipeline, Compose) else build_pipeline(stage2_pipeline, "train_pipeline_stage2")
@@ -62,7 +64,8 @@ class TrainDataset(Dataset):
         idx = int(index)
         for attempt in range(self.max_refetch + 1):
             rng = sample_rng(self.seed, self.epoch, index, attempt)
-            out = pipe(self.coco[idx], rng)
+            sample = self.coco[idx]
+            out = pipe(self.stretch(sample) if self.stretch is not None else sample, rng)
             if out is not None:
                 return out
             idx = int(rng.integers(0, len(self.coco)))
@@ -72,20 +75,24 @@ class TrainDataset(Dataset):
 
 
 class EvalDataset(Dataset):
-    """Letterboxed evaluation samples: dict(img (H,W,3) uint8 BGR, boxes, labels, img_id, ori_hw, scale,
-    pad); boxes are in letterboxed pixels."""
+    """Evaluation samples prepared like deployment (`Preprocess.prepare`: letterbox or stretch):
+    dict(img (H,W,3) uint8 BGR, boxes (in input pixels), labels, img_id, ori_hw, scale (sx, sy), pad)."""
 
     def __init__(self, coco: CocoDetection, imgsz: Sequence[int], preprocess: Preprocess | dict | None = None):
         self.coco = coco
         self.imgsz = as_hw(imgsz, "imgsz")
-        pre = preprocess if isinstance(preprocess, Preprocess) else Preprocess.from_config(preprocess)
-        self.letter = LetterResize(self.imgsz, pre.pad_value)
+        self.preprocess = preprocess if isinstance(preprocess, Preprocess) else Preprocess.from_config(preprocess)
 
     def __len__(self) -> int:
         return len(self.coco)
 
     def __getitem__(self, index: int) -> dict:
-        return self.letter(self.coco[int(index)])
+        s = self.coco[int(index)]
+        img, g = self.preprocess.prepare(s["img"], self.imgsz)
+        (sx, sy), (top, left) = g.scale, g.pad
+        boxes = s["boxes"] * np.array([sx, sy, sx, sy], np.float32) + np.array([left, top] * 2, np.float32)
+        boxes, labels = clip_and_filter(boxes, s["labels"], *self.imgsz)
+        return dict(s, img=img, boxes=boxes, labels=labels, scale=g.scale, pad=g.pad)
 
 
 def collate(batch: list[dict]) -> dict:
@@ -104,10 +111,15 @@ def collate(batch: list[dict]) -> dict:
         inputs=torch.from_numpy(imgs).permute(0, 3, 1, 2).contiguous(),
         gt_boxes=[torch.from_numpy(np.asarray(b["boxes"], np.float32).reshape(-1, 4)) for b in batch],
         gt_labels=[torch.from_numpy(np.asarray(b["labels"], np.int64).reshape(-1)) for b in batch],
-        metas=[dict(img_id=b.get("img_id"), scale=float(b.get("scale", 1.0)),
+        metas=[dict(img_id=b.get("img_id"), scale=_xy(b.get("scale", 1.0)),
                     pad=tuple(b.get("pad", (0, 0))), ori_hw=tuple(b.get("ori_hw", b["img"].shape[:2])))
                for b in batch],
     )
+
+
+def _xy(scale) -> tuple[float, float]:
+    """A sample's resize scale as (sx, sy) (transforms record one number when both are equal)."""
+    return (float(scale), float(scale)) if np.ndim(scale) == 0 else (float(scale[0]), float(scale[1]))
 
 
 class EpochSampler(Sampler):

@@ -1,7 +1,9 @@
-"""The one preprocessing definition: letterbox resize and normalisation.
+"""The one preprocessing definition: resize (letterbox or stretch), colour order and normalisation.
 
-Training, evaluation, export, calibration and inference all go through `Preprocess` so that a model never
-sees differently prepared pixels at train and deploy time. Images travel as uint8 BGR until `normalize`.
+Training, calibration, export, QAT, evaluation and inference all go through `Preprocess`, so a model never
+sees differently prepared pixels at train and deploy time. Images travel as uint8 BGR (OpenCV's order) until
+`normalize` (network input) or `to_color` (an exported file's input order); nothing else flips channels or
+applies mean/std.
 """
 from __future__ import annotations
 
@@ -13,41 +15,60 @@ import numpy as np
 
 from ..errors import ConfigError
 
-_COLORS = ("bgr", "rgb")
+COLORS = ("bgr", "rgb")
+RESIZES = ("letterbox", "stretch")
+INTERPOLATIONS = ("linear", "nearest")
+DEFAULT_PAD_VALUE = 114
+_KEYS = ("color", "mean", "std", "pad_value", "resize", "interpolation")
+
+
+@dataclass(frozen=True)
+class Geometry:
+    """Where an original (h, w) image lies in the network input: input = original * scale + (left, top)."""
+    scale: tuple[float, float]   # (sx, sy)
+    pad: tuple[int, int]         # (top, left)
+    ori_hw: tuple[int, int]
 
 
 @dataclass(frozen=True)
 class Preprocess:
-    """Colour order and per-channel mean/std applied to uint8 BGR pixels.
+    """Resize, colour order and per-channel mean/std applied to uint8 BGR pixels.
 
-    `mean`/`std` are given in the order of the channels *after* the colour conversion (as mmdet's
-    data_preprocessor with bgr_to_rgb), so color='bgr' means mean[0] applies to blue.
+    `color` is the channel order the network was trained on; `mean`/`std` are given in that order (as
+    mmdet's data_preprocessor with bgr_to_rgb), so color='bgr' means mean[0] applies to blue.
+    `resize`: 'letterbox' keeps the aspect ratio and pads bottom/right with `pad_value` (mmdet's test
+    pipeline); 'stretch' resizes to (H, W) ignoring it (SSCMA-Micro). `interpolation` 'nearest' is the
+    firmware's 16.16 fixed-point sampler, bit for bit.
     """
     color: str = "bgr"
     mean: tuple[float, float, float] = (103.53, 116.28, 123.675)
     std: tuple[float, float, float] = (57.375, 57.12, 58.395)
-    pad_value: int = 114
+    pad_value: int = DEFAULT_PAD_VALUE
+    resize: str = "letterbox"
+    interpolation: str = "linear"
 
     @classmethod
-    def from_config(cls, cfg: Mapping[str, Any] | None) -> "Preprocess":
-        """Build from the config's `preprocess` dict; a wrong key or value raises ConfigError."""
-        if cfg is None:
-            return cls()
-        cfg = dict(cfg.to_dict() if hasattr(cfg, "to_dict") else cfg)
-        unknown = sorted(set(cfg) - {"color", "mean", "std", "pad_value"})
+    def from_config(cls, cfg: Mapping[str, Any] | None, target=None) -> "Preprocess":
+        """From the config's `preprocess` dict (or a sidecar's); `target` (a targets.Target) supplies resize
+        and interpolation unless the dict sets them. A wrong key or value raises ConfigError."""
+        cfg = dict(cfg.to_dict() if hasattr(cfg, "to_dict") else cfg or {})
+        unknown = sorted(set(cfg) - set(_KEYS))
         if unknown:
-            raise ConfigError(f"preprocess: unknown key(s) {unknown}; allowed: color, mean, std, pad_value")
-        color = str(cfg.get("color", "bgr")).lower()
-        if color not in _COLORS:
-            raise ConfigError(f"preprocess.color={cfg.get('color')!r} must be 'bgr' or 'rgb'")
+            raise ConfigError(f"preprocess: unknown key(s) {unknown}; allowed: {', '.join(_KEYS)}")
+        if target is not None:
+            cfg.setdefault("resize", target.resize)
+            cfg.setdefault("interpolation", target.interpolation)
+        color = _choice(cfg.get("color", "bgr"), COLORS, "color")
         mean = _three_floats(cfg.get("mean", cls.mean), "mean")
         std = _three_floats(cfg.get("std", cls.std), "std")
         if any(s <= 0 for s in std):
             raise ConfigError(f"preprocess.std={list(std)} must be positive")
-        pad = cfg.get("pad_value", 114)
-        if not isinstance(pad, (int, float)) or not 0 <= pad <= 255:
+        pad = cfg.get("pad_value", DEFAULT_PAD_VALUE)
+        if isinstance(pad, bool) or not isinstance(pad, (int, float)) or not 0 <= pad <= 255:
             raise ConfigError(f"preprocess.pad_value={pad!r} must be a number in [0, 255]")
-        return cls(color=color, mean=mean, std=std, pad_value=int(pad))
+        return cls(color=color, mean=mean, std=std, pad_value=int(pad),
+                   resize=_choice(cfg.get("resize", "letterbox"), RESIZES, "resize"),
+                   interpolation=_choice(cfg.get("interpolation", "linear"), INTERPOLATIONS, "interpolation"))
 
     def to_dict(self) -> dict:
         """Plain dict (JSON-friendly) with the same keys as the config's `preprocess`."""
@@ -55,13 +76,67 @@ class Preprocess:
         d["mean"], d["std"] = list(self.mean), list(self.std)
         return d
 
-    def normalize(self, x):
-        """uint8 BGR batch (N,H,W,3) or (N,3,H,W), numpy or torch -> float32 torch (N,3,H,W)."""
-        return normalize(x, self)
+    def differences(self, other: "Preprocess") -> list[str]:
+        """Fields that differ from `other`, as 'name: mine vs theirs' (numbers compared to 1e-6)."""
+        out = []
+        for key in _KEYS:
+            a, b = getattr(self, key), getattr(other, key)
+            same = a == b if isinstance(a, str) else np.allclose(np.asarray(a, float), np.asarray(b, float),
+                                                                 rtol=0, atol=1e-6)
+            if not same:
+                out.append(f"{key}: {a!r} vs {b!r}")
+        return out
+
+    # ---- geometry ---------------------------------------------------------------------------------
+    def prepare(self, img_bgr: np.ndarray, size_hw: Sequence[int]) -> tuple[np.ndarray, Geometry]:
+        """(h, w, 3) uint8 BGR -> ((H, W, 3) uint8 BGR network-sized image, its Geometry)."""
+        if img_bgr.ndim != 3 or img_bgr.shape[2] != 3:
+            raise ValueError(f"expected an (h, w, 3) image, got shape {img_bgr.shape}")
+        h, w = img_bgr.shape[:2]
+        H, W = int(size_hw[0]), int(size_hw[1])
+        if self.resize == "letterbox":
+            out, scale, pad = letterbox(img_bgr, (H, W), self.pad_value, self.interpolation)
+            return out, Geometry((scale, scale), pad, (h, w))
+        return resize_to(img_bgr, (H, W), self.interpolation), Geometry((W / w, H / h), (0, 0), (h, w))
 
     def letterbox(self, img_bgr: np.ndarray, size_hw: Sequence[int]):
-        """`letterbox` with this definition's pad value."""
-        return letterbox(img_bgr, size_hw, self.pad_value)
+        """`prepare` in the tuple form of `letterbox`: (img, scale or (sx, sy), (pad_top, pad_left))."""
+        img, g = self.prepare(img_bgr, size_hw)
+        return img, (g.scale[0] if g.scale[0] == g.scale[1] else g.scale), g.pad
+
+    # ---- pixels -----------------------------------------------------------------------------------
+    def normalize(self, x):
+        """uint8 BGR batch (N,H,W,3) or (N,3,H,W), numpy or torch -> float32 torch (N,3,H,W) network input."""
+        return normalize(x, self)
+
+    def from_input(self, raw, input_color: str):
+        """Raw pixels (N,H,W,3) float/uint8 in `input_color` order (an exported file's input) -> the network
+        input (N,3,H,W) float32 torch, as `normalize` gives it for the same image."""
+        return normalize(to_color(raw, input_color), self)  # the flip is its own inverse: back to BGR
+
+    def affine(self) -> tuple[np.ndarray, np.ndarray]:
+        """(scale (3,), bias (3,)) float32 with network input = pixel * scale + bias, in `self.color` order:
+        the normalisation an exported graph folds in and QAT models."""
+        std, mean = np.asarray(self.std, np.float32), np.asarray(self.mean, np.float32)
+        return (1.0 / std).astype(np.float32), (-mean / std).astype(np.float32)
+
+
+def to_color(x, color: str, axis: int = -1):
+    """A BGR batch (numpy or torch) in channel order `color` along `axis`: the one colour flip."""
+    if color not in COLORS:
+        raise ValueError(f"color={color!r} must be one of {COLORS}")
+    if color == "bgr":
+        return x
+    if isinstance(x, np.ndarray):
+        return np.flip(x, axis=axis)
+    return x.flip(axis)
+
+
+def _choice(v, choices: tuple[str, ...], name: str) -> str:
+    s = str(v).lower()
+    if s not in choices:
+        raise ConfigError(f"preprocess.{name}={v!r} must be one of {', '.join(repr(c) for c in choices)}")
+    return s
 
 
 def _three_floats(v, name: str) -> tuple[float, float, float]:
@@ -74,8 +149,27 @@ def _three_floats(v, name: str) -> tuple[float, float, float]:
     return out  # type: ignore[return-value]
 
 
-def letterbox(img_bgr: np.ndarray, size_hw: Sequence[int], pad_value: float = 114
-              ) -> tuple[np.ndarray, float, tuple[int, int]]:
+def nearest_fixed_point(img: np.ndarray, size_hw: Sequence[int]) -> np.ndarray:
+    """SSCMA-Micro's nearest sampler: source index (i * ((src << 16) // dst)) >> 16 per axis (integers)."""
+    h, w = img.shape[:2]
+    H, W = int(size_hw[0]), int(size_hw[1])
+    rows = (np.arange(H, dtype=np.int64) * ((h << 16) // H)) >> 16
+    cols = (np.arange(W, dtype=np.int64) * ((w << 16) // W)) >> 16
+    return np.ascontiguousarray(img[rows[:, None], cols[None, :]])
+
+
+def resize_to(img: np.ndarray, size_hw: Sequence[int], interpolation: str = "linear") -> np.ndarray:
+    """Resize to exactly (H, W): cv2 bilinear, or the firmware's nearest sampler; unchanged size is a no-op."""
+    H, W = int(size_hw[0]), int(size_hw[1])
+    if img.shape[:2] == (H, W):
+        return img
+    if interpolation == "nearest":
+        return nearest_fixed_point(img, (H, W))
+    return cv2.resize(img, (W, H), interpolation=cv2.INTER_LINEAR)
+
+
+def letterbox(img_bgr: np.ndarray, size_hw: Sequence[int], pad_value: float = DEFAULT_PAD_VALUE,
+              interpolation: str = "linear") -> tuple[np.ndarray, float, tuple[int, int]]:
     """Resize keeping the aspect ratio to fit (H, W), then pad bottom/right (mmdet test pipeline).
 
     Args:
@@ -91,8 +185,7 @@ def letterbox(img_bgr: np.ndarray, size_hw: Sequence[int], pad_value: float = 11
     scale = min(H / h, W / w)
     new_w = min(max(int(w * scale + 0.5), 1), W)
     new_h = min(max(int(h * scale + 0.5), 1), H)
-    resized = img_bgr if (new_w, new_h) == (w, h) else cv2.resize(
-        img_bgr, (new_w, new_h), interpolation=cv2.INTER_LINEAR)
+    resized = resize_to(img_bgr, (new_h, new_w), interpolation)
     out = np.full((H, W, 3), pad_value, dtype=np.uint8)
     out[:new_h, :new_w] = resized
     return out, float(scale), (0, 0)
@@ -117,9 +210,6 @@ def normalize(x, preprocess: Preprocess | None = None):
         raise ValueError(f"normalize expects (N,H,W,3) or (N,3,H,W), got {tuple(t.shape)}")
     if t.shape[1] != 3:
         t = t.permute(0, 3, 1, 2)
-    t = t.float()
-    if pre.color == "rgb":
-        t = t.flip(1)
-    mean = torch.tensor(pre.mean, dtype=torch.float32, device=t.device).view(1, 3, 1, 1)
-    std = torch.tensor(pre.std, dtype=torch.float32, device=t.device).view(1, 3, 1, 1)
-    return ((t - mean) / std).contiguous()
+    t = to_color(t.float(), pre.color, axis=1)
+    scale, bias = (torch.from_numpy(v).to(t.device).view(1, 3, 1, 1) for v in pre.affine())
+    return (t * scale + bias).contiguous()

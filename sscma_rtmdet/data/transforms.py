@@ -177,6 +177,26 @@ class LetterResize:
         return _with(s, img=img, boxes=boxes, labels=labels, scale=scale, pad=pad)
 
 
+class StretchToAspect:
+    """Resize to the aspect ratio of `size_hw` ignoring the image's own (what a 'stretch' runtime does to
+    every frame), at up to twice the target resolution so later zooms keep detail; boxes follow."""
+
+    def __init__(self, size_hw, max_scale: float = 2.0):
+        self.size_hw = as_hw(size_hw, "size")
+        self.max_scale = float(max_scale)
+
+    def __call__(self, s: dict, rng: np.random.Generator | None = None) -> dict:
+        h, w = s["img"].shape[:2]
+        H, W = self.size_hw
+        k = min(max(h / H, w / W), self.max_scale)
+        new_h, new_w = max(int(round(H * k)), 1), max(int(round(W * k)), 1)
+        if (new_h, new_w) == (h, w):
+            return s
+        img = resize_img(s["img"], new_w, new_h)
+        boxes = s["boxes"] * np.array([new_w / w, new_h / h] * 2, np.float32)
+        return _with(s, img=img, boxes=boxes)
+
+
 def _pad_value(v) -> int:
     if isinstance(v, dict):  # mmdet style pad_val=dict(img=(114, 114, 114))
         v = v.get("img", 114)

@@ -33,7 +33,7 @@ def resume_source(spec: str, work_dir, cfg, classes: list[str], allow_arch_misma
         ckpt = ckpt_io.load_checkpoint_file(path)
     if not ckpt_io.is_ours(ckpt) or not ckpt.get("resume"):
         raise CheckpointError(f"{path} has no training state to resume from (it is a weights-only file)")
-    trained = list((ckpt.get("meta") or {}).get("classes") or [])
+    trained = ckpt_io.checkpoint_classes(ckpt)
     if trained and trained != list(classes):
         raise CheckpointError(
             f"--resume: {path} was trained on {len(trained)} classes {trained} but this run's dataset has "

@@ -1,9 +1,9 @@
 """The toolkit's own pretrained weights: where they live and how a trained run becomes one.
 
-`pretrained/*.pth` are made by `tools/pretrain.py` (nano detectors trained on the generated glyph set,
-`data/glyphs.py`; nothing downloaded) and named by the nano configs' `load_from`. A relative `load_from`
-that does not exist from the current folder is looked up from the toolkit root, so the configs work from
-any working directory.
+`sscma_rtmdet/pretrained/*.pth` are made by `tools/pretrain.py` (nano detectors trained on generated
+sets; nothing downloaded) and named by the nano configs' `load_from` as `pretrained/NAME.pth`. A relative
+`load_from` that does not exist from the current folder is looked up among the packaged weights, so the
+configs work from any working directory and after `pip install`.
 """
 from __future__ import annotations
 
@@ -13,21 +13,18 @@ from pathlib import Path
 import torch
 
 from ..errors import CheckpointError
-
-ROOT = Path(__file__).resolve().parents[2]
-PRETRAINED_DIR = ROOT / "pretrained"
-
+from ..utils.paths import PRETRAINED_DIR, packaged
 
 def resolve_weights(path: str | os.PathLike) -> Path:
-    """`path` as given if it exists, else relative to the toolkit root; CheckpointError if neither."""
+    """`path` as given if it exists, else the packaged `pretrained/NAME`; CheckpointError if neither."""
     p = Path(path).expanduser()
     if p.exists() or p.is_absolute():
         return p
-    alt = ROOT / p
-    if alt.exists():
+    alt = packaged(p, PRETRAINED_DIR, "pretrained")
+    if alt is not None:
         return alt
-    raise CheckpointError(f"load_from={str(path)!r}: no such file (looked in {Path.cwd()} and {ROOT}); give "
-                          "a checkpoint path, or --cfg-options load_from=None to start from random weights")
+    raise CheckpointError(f"load_from={str(path)!r}: no such file (looked in {Path.cwd()} and {PRETRAINED_DIR}); "
+                          "give a checkpoint path, or --cfg-options load_from=None to start from random weights")
 
 
 def slim_state_dict(state_dict: dict) -> dict:

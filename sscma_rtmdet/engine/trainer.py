@@ -15,11 +15,11 @@ from ..criterion import build_criterion
 from ..data.build import build_coco, imgsz_of
 from ..data.loader import TrainDataset, build_dataloader
 from ..data.pipeline import build_pipeline
-from ..data.preprocess import Preprocess
 from ..errors import UserError
 from ..evaluation.evaluate import evaluate
 from ..models import build_model
 from ..runtime import checkpoint as ckpt_io
+from ..runtime.deployment import Deployment
 from .dist import DistInfo, barrier, cleanup, init_distributed
 from .ema import ExpMomentumEMA, unwrap
 from .guards import DivergenceGuard, grad_norm
@@ -73,16 +73,21 @@ class Trainer:
     def _build(self) -> None:
         cfg = self.cfg
         self.imgsz = imgsz_of(cfg)
-        self.preprocess = Preprocess.from_config(cfg.preprocess)
         self.train_coco = build_coco(cfg, "train")
         self.val_coco = build_coco(cfg, "val")
         self.classes = list(self.train_coco.classes)
         if list(self.val_coco.classes) != self.classes:
             raise UserError(f"train classes {self.classes} differ from val classes {list(self.val_coco.classes)}; "
                             "both annotation files must list the same categories")
+        # the class count is the dataset's (a num_classes given by option was checked against it)
+        cfg["num_classes"] = len(self.classes)
+        cfg.model.head["num_classes"] = len(self.classes)
+        self.deployment = Deployment.from_config(cfg, self.classes)
+        self.preprocess = self.deployment.preprocess
+        stretch = self.imgsz if self.preprocess.resize == "stretch" else None
         self.train_set = TrainDataset(self.train_coco, build_pipeline(cfg.train_pipeline, "train_pipeline"),
                                       build_pipeline(cfg.train_pipeline_stage2, "train_pipeline_stage2"),
-                                      seed=self.opts.seed)
+                                      seed=self.opts.seed, stretch_to=stretch)
         model = build_model(cfg.model).to(self.device)
         if self.dist.enabled and self.device.startswith("cuda"):
             # SyncBN is GPU-only in torch; on CPU (gloo) DDP broadcasts rank 0's BN buffers instead.
@@ -240,7 +245,8 @@ class Trainer:
         metrics: dict = {}
         if self.dist.is_main:
             metrics = evaluate(self.cfg, unwrap(self.ema.module), self.val_coco, device=self.device,
-                               progress=self.opts.progress, log=self.log.info)["metrics"]
+                               progress=self.opts.progress, log=self.log.info,
+                               deployment=self.deployment)["metrics"]
             self.log.info(f"Epoch(val) [{self.epoch}] " + " ".join(f"{k}: {v:.4f}" for k, v in metrics.items()))
             for k, v in metrics.items():
                 self.scalars.add(f"val/{k.split('/')[-1]}", v, self.epoch)
@@ -252,9 +258,8 @@ class Trainer:
                   "ema": self.ema.state_dict(), "scaler": self.scaler.state_dict(), "epoch": self.epoch,
                   "iter": self.iter, "best": self.best, "rng": rng_state()}
         return ckpt_io.make_checkpoint(
-            state_dict=self.ema.module.state_dict(), config=self.cfg, classes=self.classes,
-            preprocess=self.preprocess.to_dict(), imgsz=self.imgsz, epoch=self.epoch, iteration=self.iter,
-            resume=resume, metrics=metrics)
+            state_dict=self.ema.module.state_dict(), config=self.cfg, deployment=self.deployment.to_dict(),
+            epoch=self.epoch, iteration=self.iter, resume=resume, metrics=metrics)
 
     def _save(self, metrics: dict) -> None:
         if not self.dist.is_main:

@@ -8,8 +8,8 @@ from pathlib import Path
 from torch import nn
 
 from ..config import Config
-from ..data.build import build_coco, build_eval_loader, imgsz_of
-from ..data.preprocess import Preprocess
+from ..data.build import build_coco, build_eval_loader
+from ..runtime.deployment import Deployment, check_options
 from .predictors import build_predictor
 from .runner import evaluate_predictions, predict_dataset, torch_predictor
 
@@ -17,29 +17,44 @@ from .runner import evaluate_predictions, predict_dataset, torch_predictor
 def evaluate(cfg: Config, model: nn.Module | str | os.PathLike, split="val", *, device: str = "cpu",
              threads: int = 1, batch_size: int | None = None, num_workers: int | None = None,
              progress: bool = True, desc: str | None = None, log=None, classwise: bool = True,
-             allow_arch_mismatch: bool = False) -> dict:
+             allow_arch_mismatch: bool = False, runtime: str = "litert",
+             deployment: Deployment | None = None) -> dict:
     """COCO bbox metrics of `model` on a split of the config's dataset.
 
-    model: an nn.Module taking normalised input (scored with `cfg.preprocess` and its head's strides), or a
-        .pth/.onnx/.tflite file (checked against the config: input size, classes, preprocessing).
+    model: an nn.Module taking normalised input (scored with the config's deployment, or `deployment`), or
+        a .pth/.onnx/.tflite file, scored with its own deployment record (input size, preprocessing, decode);
+        values given in `cfg.overrides` must agree with it.
     split: 'train', 'val' or 'test', or an already built `CocoDetection`.
+    runtime: for .tflite files, 'litert' (XNNPACK) or 'tflm' (TFLite Micro's kernels, as on an MCU).
     log: where pycocotools' summary and the per-class table go (None: nowhere).
     Returns evaluate_coco's dict (`metrics`, `stats`, `per_class`) plus `results`/`metas` (per image, boxes in
-    original pixels), `images_per_second` (model + decode), `model_classes` (a file's own class names or
-    None), `coco`, `batch_size`, and the `loader` and `predictor` used (e.g. to time one batch).
+    original pixels), `images_per_second` (model + decode), `model_classes`, `deployment`, `coco`,
+    `batch_size`, and the `loader` and `predictor` used (e.g. to time one batch).
     """
     coco = build_coco(cfg, split) if isinstance(split, str) else split
-    preprocess = Preprocess.from_config(cfg.preprocess)
     if isinstance(model, nn.Module):
-        predictor, strides, classes = torch_predictor(model, preprocess, device), list(model.head.strides), None
-        desc = desc or "eval"
+        dep = deployment or Deployment.from_config(cfg, coco.classes)
+        predictor, desc = torch_predictor(model, dep.preprocess, device), desc or "eval"
     else:
         path = Path(model)
-        predictor, strides, classes = build_predictor(cfg, path, imgsz_of(cfg), preprocess, device, threads,
-                                                      allow_arch_mismatch)
+        arch_cfg = cfg if path.suffix.lower() in (".pth", ".pt") and cfg.filename else None
+        predictor, dep = build_predictor(path, device, threads, runtime, arch_cfg, allow_arch_mismatch)
+        check_options(dep, path, cfg, coco.num_classes)
         desc = desc or path.name
-    loader = build_eval_loader(cfg, coco, batch_size, num_workers)
-    results, metas, ips = predict_dataset(predictor, loader, strides, cfg.test_cfg, progress=progress, desc=desc)
+    test_cfg = {**dep.test_cfg, **user_test_cfg(cfg)}
+    loader = build_eval_loader(coco, dep.imgsz, dep.preprocess, batch_size or cfg.get("val_batch_size", 8),
+                               cfg.get("num_workers", 2) if num_workers is None else num_workers)
+    results, metas, ips = predict_dataset(predictor, loader, dep.strides, test_cfg, progress=progress, desc=desc)
     res = evaluate_predictions(results, metas, coco, log=log, classwise=classwise)
-    return dict(res, results=results, metas=metas, images_per_second=ips, model_classes=classes, coco=coco,
-                batch_size=loader.batch_size, loader=loader, predictor=predictor)
+    return dict(res, results=results, metas=metas, images_per_second=ips, model_classes=list(dep.classes),
+                deployment=dep, test_cfg=test_cfg, coco=coco, batch_size=loader.batch_size, loader=loader,
+                predictor=predictor)
+
+
+def user_test_cfg(cfg: Config) -> dict:
+    """test_cfg keys the user set by option (they win over a model file's own decode settings)."""
+    overrides = getattr(cfg, "overrides", frozenset())
+    base = dict(cfg.get("test_cfg") or {})
+    keys = set(base) if "test_cfg" in overrides else {k.split(".", 1)[1] for k in overrides
+                                                       if k.startswith("test_cfg.")}
+    return {k: base[k] for k in keys if k in base}

@@ -1,8 +1,9 @@
-"""One evaluation path for every model format: letterboxed batch -> predictor -> decode -> NMS -> COCO.
+"""One evaluation path for every model format: prepared batch -> predictor -> decode -> NMS -> COCO.
 
-A *predictor* maps a uint8 BGR batch (N, 3, H, W) to `(scores_or_logits, boxes, are_logits)`, where
-both are per-level lists of NCHW arrays (strides 8/16/32): logits from torch checkpoints, sigmoid scores
-from exported files. Everything after it is shared, so .pth, .onnx and .tflite are scored identically.
+A *predictor* maps a uint8 BGR batch (N, 3, H, W) (prepared by the deployment's `Preprocess`) to
+`runtime.backends.HeadOutputs`: per-level NCHW scores (logits from torch models and 'sscma' files, sigmoid
+scores from 'nchw' files) and pixel distances. Everything after it is shared, so .pth, .onnx and .tflite
+are scored identically, with the decode settings of the deployment (mmdet's, or the firmware's).
 """
 from __future__ import annotations
 
@@ -11,22 +12,36 @@ from typing import Callable, Sequence
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
 from ..postprocess import decode_predictions, rescale_boxes
+from ..runtime.backends import HeadOutputs
+from ..utils.progress import progress_bar
 from .coco_eval import detections_to_coco, evaluate_coco
 
-Predictor = Callable[[torch.Tensor], tuple[Sequence, Sequence, bool]]
+Predictor = Callable[[torch.Tensor], HeadOutputs]
 
 
 def torch_predictor(model: torch.nn.Module, preprocess, device: str | torch.device = "cpu") -> Predictor:
     """Predictor for an nn.Module taking normalised float input (the training-time preprocessing)."""
     @torch.no_grad()
-    def predict(inputs: torch.Tensor):
+    def predict(inputs: torch.Tensor) -> HeadOutputs:
         x = preprocess.normalize(inputs).to(device)
         cls_scores, bbox_preds = model(x)
-        return [c.float().cpu() for c in cls_scores], [b.float().cpu() for b in bbox_preds], True
+        return HeadOutputs([c.float().cpu() for c in cls_scores], [b.float().cpu() for b in bbox_preds], True)
     return predict
+
+
+def decode_batch(out: HeadOutputs, metas: Sequence[dict], strides: Sequence[int], test_cfg: dict,
+                 input_hw: Sequence[int]) -> list[dict]:
+    """HeadOutputs of a batch -> per image dict(boxes (K,4) xyxy in original pixels, scores, labels)."""
+    dets = decode_predictions(out.scores, out.boxes, strides, test_cfg, input_hw,
+                              scores_are_logits=out.are_logits, score_steps=out.score_steps)
+    results = []
+    for det, meta in zip(dets, metas):
+        det = dict(det)
+        det["boxes"] = rescale_boxes(det["boxes"], meta["scale"], meta["pad"], meta["ori_hw"])
+        results.append(det)
+    return results
 
 
 def predict_dataset(predict: Predictor, loader, strides: Sequence[int], test_cfg: dict,
@@ -37,19 +52,14 @@ def predict_dataset(predict: Predictor, loader, strides: Sequence[int], test_cfg
     pixels, scores (K,), labels (K,)); images/s counts model + decode time only.
     """
     results, metas, seconds, count = [], [], 0.0, 0
-    for batch in tqdm(loader, desc=desc, disable=not progress, leave=False, dynamic_ncols=True):
+    for batch in progress_bar(loader, desc=desc, enabled=progress):
         inputs = batch["inputs"]
         start = time.perf_counter()
-        scores, boxes, logits = predict(inputs)
-        dets = decode_predictions(scores, boxes, strides, test_cfg, tuple(inputs.shape[-2:]),
-                                  scores_are_logits=logits)
+        dets = decode_batch(predict(inputs), batch["metas"], strides, test_cfg, tuple(inputs.shape[-2:]))
         seconds += time.perf_counter() - start
         count += len(dets)
-        for det, meta in zip(dets, batch["metas"]):
-            det = dict(det)
-            det["boxes"] = rescale_boxes(det["boxes"], meta["scale"], meta["pad"], meta["ori_hw"])
-            results.append(det)
-            metas.append(meta)
+        results += dets
+        metas += batch["metas"]
     return results, metas, count / max(seconds, 1e-9)
 
 

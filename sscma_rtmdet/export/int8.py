@@ -28,6 +28,7 @@ from .saved_model import quiet_tf
 from .xnnpack import nearest_resize_as_concat
 
 SILU_INPUT_FLOOR = -8.0
+PIXEL_RANGE = (0.0, 255.0)  # a raw-pixel graph input
 
 
 def _tf():
@@ -123,9 +124,20 @@ def silu_floor_ranges(calibrated: bytes, ranges: dict[int, tuple[float, float]] 
             if i in cal and cal[i][0] < SILU_INPUT_FLOOR < cal[i][1]}
 
 
-def ptq_ranges(calibrated: bytes, measured: dict[int, tuple[float, float]]) -> dict[int, tuple[float, float]]:
-    """The ranges PTQ quantizes with: the re-measured ones (`measured_ranges`), SiLU inputs floored."""
-    return {**measured, **silu_floor_ranges(calibrated, measured)}
+def input_tensor(model_bytes: bytes) -> int:
+    """Index of the graph input tensor (subgraph 0)."""
+    return int(_model(model_bytes).subgraphs[0].inputs[0])
+
+
+def ptq_ranges(calibrated: bytes, measured: dict[int, tuple[float, float]],
+               pixel_input: bool = False) -> dict[int, tuple[float, float]]:
+    """The ranges PTQ quantizes with: the re-measured ones (`measured_ranges`), SiLU inputs floored, and
+    with `pixel_input` the input fixed to [0, 255]: int8 scale 1, zero point -128, so pixel - 128 is the int8
+    value exactly (what SSCMA-Micro writes, never reading the input's quantization)."""
+    ranges = {**measured, **silu_floor_ranges(calibrated, measured)}
+    if pixel_input:
+        ranges[input_tensor(calibrated)] = PIXEL_RANGE
+    return ranges
 
 
 def quantize_calibrated(calibrated: bytes) -> bytes:
@@ -139,9 +151,9 @@ def quantize_calibrated(calibrated: bytes) -> bytes:
                                                           input_data_type=tf.int8, output_data_type=tf.int8))
 
 
-def full_int8(saved_model: Path, calib: np.ndarray) -> bytes:
-    """PTQ: calibrate on `calib`, re-measure the ranges, floor SiLU inputs, quantize. Returns the int8
-    flatbuffer."""
+def full_int8(saved_model: Path, calib: np.ndarray, pixel_input: bool = False) -> bytes:
+    """PTQ: calibrate on `calib`, re-measure the ranges, floor SiLU inputs (and fix a raw-pixel input's
+    range, `pixel_input`), quantize. Returns the int8 flatbuffer."""
     calibrated = calibrate_only(saved_model, calib)
-    ranges = ptq_ranges(calibrated, measured_ranges(calibrated, calib))
+    ranges = ptq_ranges(calibrated, measured_ranges(calibrated, calib), pixel_input)
     return quantize_calibrated(override_ranges(calibrated, ranges))

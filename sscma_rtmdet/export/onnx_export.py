@@ -20,7 +20,8 @@ from torch import nn
 from ..errors import UserError
 from ..utils.fileio import atomic_write
 from ..runtime.metadata import ONNX_PROPS_KEY, build_metadata, write_metadata
-from ..runtime.wrapper import ExportWrapper, preprocess_dict
+from ..runtime.deployment import Deployment
+from ..runtime.wrapper import ExportWrapper
 
 DEFAULT_OPSET = 13  # the TorchScript exporter's well-trodden opset; onnx2tf handles it fully
 INPUT_NAME = "images"
@@ -66,37 +67,41 @@ def _simplify(model_proto):
     return simplified
 
 
-def export_onnx(model: nn.Module, preprocess, imgsz, out_path: str | Path, fold_normalization: bool = True,
-                opset: int = DEFAULT_OPSET, *, num_classes: int | None = None, class_names=None,
-                source_checkpoint: str | None = None, simplify: bool = True) -> dict:
+def export_onnx(model: nn.Module, deployment: Deployment, out_path: str | Path, fold_normalization: bool = True,
+                opset: int = DEFAULT_OPSET, *, source_checkpoint: str | None = None, simplify: bool = True,
+                layout: str | None = None) -> dict:
     """Export `model` at static shape (1,3,H,W) to `out_path` (+ `out_path.json` sidecar).
 
-    Uses the TorchScript exporter (`dynamo=False`): static graph, opset 13, no dynamo tracing surprises.
-    The same metadata JSON is embedded in the ONNX `metadata_props[sscma_rtmdet]`. Returns the metadata.
+    The deployment record gives the input size, preprocessing, input colour order, classes and output
+    layout (`layout` overrides the last). Uses the TorchScript exporter (`dynamo=False`): static graph,
+    opset 13. The same metadata JSON is embedded in the ONNX `metadata_props[sscma_rtmdet]`. Returns it.
     """
     import onnx
 
-    h, w = (int(v) for v in imgsz)
+    dep = deployment if layout is None else deployment.with_(layout=layout)
+    if not fold_normalization:
+        dep = dep.with_(input_color=dep.preprocess.color)
+    h, w = dep.imgsz
     if h % 32 or w % 32:
         raise UserError(f"imgsz {(h, w)}: height and width must be multiples of 32 (the largest stride)")
     out_path = Path(out_path)
-    wrapper = ExportWrapper(model, preprocess, fold_normalization).eval()
+    wrapper = ExportWrapper(model, dep.preprocess, fold_normalization, dep.layout, dep.input_color).eval()
+    if wrapper.model.num_classes != dep.num_classes:
+        raise UserError(f"the model predicts {wrapper.model.num_classes} classes but the deployment record "
+                        f"lists {dep.num_classes} {list(dep.classes)}")
     was_training = model.training
     model.eval()
     try:
         with torch.no_grad():
             shapes = [list(t.shape) for t in wrapper(torch.zeros(1, 3, h, w))]
-        with atomic_write(out_path, suffix=".onnx") as tmp, xnnpack_gates(model):
+        with atomic_write(out_path, suffix=".onnx") as tmp, xnnpack_gates(wrapper.model):
             _torch_export(wrapper, (h, w), tmp, opset)
             proto = onnx.load(str(tmp))
             if simplify:
                 proto = _simplify(proto)
-            n_cls = num_classes if num_classes is not None else shapes[0][1]
-            meta = build_metadata(fmt="onnx", precision="float32", imgsz=(h, w),
-                                  preprocess=preprocess_dict(preprocess), fold_normalization=fold_normalization,
-                                  strides=wrapper.strides, output_names=wrapper.output_names,
-                                  num_classes=n_cls, class_names=class_names, layout="NCHW",
-                                  input_name=INPUT_NAME, source_checkpoint=source_checkpoint)
+            meta = build_metadata(fmt="onnx", precision="float32", deployment=dep,
+                                  fold_normalization=fold_normalization, output_names=wrapper.output_names,
+                                  layout="NCHW", input_name=INPUT_NAME, source_checkpoint=source_checkpoint)
             for name, shape in zip(wrapper.output_names, shapes):
                 meta["outputs"][name]["shape"] = shape
             _check_graph_io(proto, wrapper.output_names)

@@ -1,5 +1,10 @@
-"""`tools/export.py` behind the CLI: checkpoint -> ONNX -> TFLite fp32/fp16/int8 -> Vela, then a check of
-every written file against the torch model on real (calibration) images."""
+"""`tools/export.py` behind the CLI: checkpoint -> ONNX -> TFLite fp32/fp16/int8 -> Vela, a check of every
+written file against the torch model on real (calibration) images, and the fit on the target board.
+
+Everything about the model comes from the checkpoint's deployment record (input size, preprocessing,
+classes, target, output layout); a config only checks it (`cfg.overrides`) and, with no --calib-images,
+names the training images to calibrate on.
+"""
 from __future__ import annotations
 
 import time
@@ -11,19 +16,22 @@ from typing import Callable
 import numpy as np
 
 from ..config import Config
-from ..data.build import build_coco, imgsz_of
-from ..data.preprocess import Preprocess
-from ..errors import CheckpointError, UserError
+from ..data.build import build_coco
+from ..errors import UserError
 from ..runtime.backends import TorchBackend, load_backend
-from ..runtime.torch_model import load_torch_model
-from .calibration import DEFAULT_CACHE_DIR, calibration_images, find_images
+from ..runtime.deployment import Deployment, check_options
+from ..runtime.layout import LAYOUTS
+from ..runtime.torch_model import load_model
+from ..targets import get_target
+from ..utils.paths import cache_dir
+from .boards import BOARDS, fit_tflm, fit_vela, get_board
+from .calibration import DEFAULT_CALIB_NUM, calibration_images, find_images
 from .onnx_export import export_onnx
 from .tflite_export import FOREGROUND_SCORE, ExportError, export_tflite, object_mask
 from .vela import compile_vela, format_report
 
 FORMAT_CHOICES = ("onnx", "tflite", "vela")
 TFLITE_PRECISIONS = ("float32", "float16", "int8")
-DEFAULT_CALIB_NUM = 200
 # A file's score output is "constant" (broken) only when torch's spread exceeds this: a lightly trained
 # model's scores can legitimately vary by less than one int8/float16 step.
 CONSTANT_SPREAD = 1e-3
@@ -33,7 +41,9 @@ CONSTANT_SPREAD = 1e-3
 class ExportRequest:
     checkpoint: Path
     formats: tuple[str, ...] = ("onnx", "tflite")
-    imgsz: tuple[int, int] | None = None
+    imgsz: tuple[int, int] | None = None   # None: the size the checkpoint was trained at
+    layout: str | None = None              # None: the target's ('sscma' for sscma-micro, else 'nchw')
+    board: str | None = None               # fit check that fails the export ('vela' implies the Grove board)
     out_dir: Path | None = None
     calib_images: Path | None = None
     calib_num: int = DEFAULT_CALIB_NUM
@@ -44,66 +54,89 @@ class ExportRequest:
     files: dict = field(default_factory=dict)
 
 
-def export_checkpoint(cfg: Config, req: ExportRequest) -> dict[str, Path]:
-    """Run the requested exports; returns {'onnx': path, 'float32': ..., 'int8': ..., 'vela': ...}."""
+def export_deployment(dep: Deployment, req: ExportRequest) -> Deployment:
+    """The checkpoint's deployment with --imgsz / --layout applied and checked against the target."""
+    target = get_target(dep.target)
+    if req.imgsz and tuple(req.imgsz) != tuple(dep.imgsz):
+        h, w = req.imgsz
+        if h % 32 or w % 32:
+            raise UserError(f"--imgsz {h} {w}: both sides must be multiples of 32")
+        if target.square_input and h != w:
+            raise UserError(f"--imgsz {h} {w}: target {target.name} takes square inputs only")
+        warnings.warn(f"exporting at {h}x{w} but the checkpoint was trained at {dep.imgsz[0]}x{dep.imgsz[1]}; "
+                      "accuracy may drop (evaluate the exported file)", stacklevel=3)
+        dep = dep.with_(imgsz=(h, w))
+    if req.layout:
+        if req.layout not in LAYOUTS:
+            raise UserError(f"--layout {req.layout}: unknown; choose from {', '.join(LAYOUTS)}")
+        if req.layout != target.layout:
+            req.log(f"warning: --layout {req.layout}: target {target.name} expects layout {target.layout}; "
+                    f"{target.description.split(':')[0]} will not read this file")
+        dep = dep.with_(layout=req.layout)
+    return dep
 
+
+def export_checkpoint(cfg: Config | None, req: ExportRequest) -> dict[str, Path]:
+    """Run the requested exports; returns {'onnx': path, 'float32': ..., 'int8': ..., 'vela': ...}."""
     bad = [f for f in req.formats if f not in FORMAT_CHOICES]
     if bad:
         raise UserError(f"--format {' '.join(bad)}: unknown; choose from {', '.join(FORMAT_CHOICES)}")
-    imgsz = tuple(req.imgsz) if req.imgsz else imgsz_of(cfg)
-    if imgsz[0] % 32 or imgsz[1] % 32:
-        raise UserError(f"--imgsz {imgsz[0]} {imgsz[1]}: both sides must be multiples of 32")
-    preprocess = Preprocess.from_config(cfg.preprocess)
-    model, meta = load_torch_model(cfg, req.checkpoint, allow_arch_mismatch=req.allow_arch_mismatch)
-    _check_against_training(meta, imgsz, preprocess, req.log)
-    classes = meta.get("classes") or [str(i) for i in range(cfg.num_classes)]
+    if req.board is not None:
+        get_board(req.board)
+    model, meta = load_model(req.checkpoint, cfg=cfg if cfg is not None and cfg.filename else None,
+                             allow_arch_mismatch=req.allow_arch_mismatch)
+    dep = export_deployment(Deployment.from_dict(meta["deployment"], str(req.checkpoint)), req)
+    if cfg is not None:
+        check_options(dep, req.checkpoint, cfg, None)
     out_dir = Path(req.out_dir) if req.out_dir else req.checkpoint.parent
     stem = out_dir / req.checkpoint.stem
     files: dict[str, Path] = {}
     t = time.perf_counter()
-    export_onnx(model, preprocess, imgsz, stem.with_suffix(".onnx"), req.fold_normalization,
-                num_classes=cfg.num_classes, class_names=classes, source_checkpoint=str(req.checkpoint))
+    export_onnx(model, dep, stem.with_suffix(".onnx"), req.fold_normalization,
+                source_checkpoint=str(req.checkpoint))
     files["onnx"] = stem.with_suffix(".onnx")
-    req.log(f"onnx: {files['onnx']} ({time.perf_counter() - t:.1f}s)")
+    req.log(f"onnx: {files['onnx']} ({time.perf_counter() - t:.1f}s; layout {dep.layout}, input "
+            f"{dep.imgsz[0]}x{dep.imgsz[1]} {dep.input_color.upper()}, {dep.preprocess.resize})")
     calib = None
     if "tflite" in req.formats or "vela" in req.formats:
-        calib = calibration_batch(cfg, req, imgsz, preprocess)
+        calib = calibration_batch(cfg, req, dep, meta)
         files.update(_tflite(files["onnx"], stem, req, calib))
-    if "vela" in req.formats:
-        files["vela"] = _vela(files["int8"], out_dir, req.log)
     if req.verify:
-        samples = calib[:4] if calib is not None else calibration_batch(cfg, req, imgsz, preprocess, n=4)
-        report_against_torch(model, preprocess, imgsz, files, samples, req.log)
+        samples = calib[:4] if calib is not None else calibration_batch(cfg, req, dep, meta, n=4)
+        report_against_torch(model, dep, req.fold_normalization, files, samples, req.log)
+    if "vela" in req.formats:
+        files["vela"] = _vela(files["int8"], out_dir, req, dep)
+    elif "int8" in files:
+        report_tflm_boards(files["int8"], dep, req)
     return files
 
 
-def _check_against_training(meta: dict, imgsz, preprocess, log) -> None:
-    trained = tuple(meta.get("imgsz") or ())
-    if trained and trained != tuple(imgsz):
-        warnings.warn(f"exporting at {imgsz[0]}x{imgsz[1]} but the checkpoint was trained at "
-                      f"{trained[0]}x{trained[1]}; accuracy may drop (evaluate the exported file)", stacklevel=3)
-    pre = meta.get("preprocess")
-    if pre and (pre.get("color") != preprocess.color or not np.allclose(pre["mean"], preprocess.mean)
-                or not np.allclose(pre["std"], preprocess.std)):
-        raise CheckpointError(f"the checkpoint was trained with preprocess {pre} but the config says "
-                              f"{preprocess.to_dict()}; export with the training config")
-
-
-def calibration_batch(cfg: Config, req: ExportRequest, imgsz, preprocess, n: int | None = None) -> np.ndarray:
-    """Letterboxed raw-pixel calibration images from --calib-images or the config's training images."""
-
+def calibration_batch(cfg: Config | None, req: ExportRequest, dep: Deployment, meta: dict,
+                      n: int | None = None) -> np.ndarray:
+    """Calibration images prepared like evaluation, in the file's input domain, from --calib-images or the
+    training images (of the config, else of the checkpoint's own stored config)."""
     if req.calib_images:
-        files = find_images(req.calib_images)
-        where = str(req.calib_images)
+        files, where = find_images(req.calib_images), str(req.calib_images)
     else:
-        coco = build_coco(cfg, "train")
-        files = [Path(coco.image_path(i)) for i in range(len(coco))]
-        where = "the config's training set"
+        source = cfg if cfg is not None else _stored_config(req.checkpoint)
+        try:
+            coco = build_coco(source, "train")
+        except UserError as e:
+            raise UserError(f"no calibration images: the training set is not readable ({e}); pass "
+                            "--calib-images DIR (a folder of training-like images)") from None
+        files, where = [Path(coco.image_path(i)) for i in range(len(coco))], "the training set"
     n = n or req.calib_num
-    batch = calibration_images(files, imgsz, preprocess, n, cache_dir=DEFAULT_CACHE_DIR,
-                               normalized=not req.fold_normalization)
-    req.log(f"calibration: {len(batch)} images from {where}, letterboxed to {imgsz[0]}x{imgsz[1]}")
+    batch = calibration_images(files, dep.imgsz, dep.preprocess, n, dep.input_color,
+                               cache_dir=cache_dir("calibration"), normalized=not req.fold_normalization)
+    req.log(f"calibration: {len(batch)} images from {where}, {dep.preprocess.resize} to "
+            f"{dep.imgsz[0]}x{dep.imgsz[1]}")
     return batch
+
+
+def _stored_config(path: Path) -> Config:
+    from ..runtime.checkpoint import load_checkpoint_file, stored_config
+
+    return stored_config(load_checkpoint_file(path), path, required=True)
 
 
 def _tflite(onnx_path: Path, stem: Path, req: ExportRequest, calib: np.ndarray) -> dict[str, Path]:
@@ -116,11 +149,41 @@ def _tflite(onnx_path: Path, stem: Path, req: ExportRequest, calib: np.ndarray) 
     return dict(out)
 
 
-def _vela(int8_path: Path, out_dir: Path, log) -> Path:
+def _vela(int8_path: Path, out_dir: Path, req: ExportRequest, dep: Deployment) -> Path:
     result = compile_vela(int8_path, out_dir)
-    log(format_report(result))
-    log(f"vela: {result['vela_tflite']} (summary {result['summary_txt']})")
-    return Path(result["vela_tflite"])
+    req.log(format_report(result))
+    vela_path = Path(result["vela_tflite"])
+    board = get_board(req.board or "grove_vision_ai_v2")
+    if board.runtime != "vela":
+        raise UserError(f"--board {board.name} runs TFLite Micro, not the Ethos-U NPU: drop `vela` from --format")
+    fit = fit_vela(board, result, vela_path.stat().st_size / 1024)
+    req.log("board: " + fit.line())
+    if not fit.fits:
+        raise ExportError(f"{vela_path.name} does not fit {board.title}: {'; '.join(fit.problems)}; use a smaller "
+                          "--imgsz or model")
+    req.log(f"vela: {vela_path} (summary {result['summary_txt']})")
+    return vela_path
+
+
+def report_tflm_boards(int8_path: Path, dep: Deployment, req: ExportRequest) -> None:
+    """Arena (TFLite Micro, measured) and flash of the int8 file on each MCU board of its target; an error
+    when --board names one it does not fit."""
+    boards = [b for b in BOARDS.values() if b.runtime == "tflm" and b.target == dep.target]
+    if req.board:
+        boards = [get_board(req.board)]
+    if not boards:
+        return
+    try:
+        from ..runtime.tflm import arena_bytes
+        arena = arena_bytes(int8_path)
+    except UserError as e:  # tflite-micro not installed: report flash only
+        req.log(f"board: tensor arena not measured ({e})")
+        arena = None
+    for board in boards:
+        fit = fit_tflm(board, arena, int8_path.stat().st_size / 1024)
+        req.log("board: " + fit.line())
+        if req.board and not fit.fits:
+            raise ExportError(f"{int8_path.name} does not fit {board.title}: {'; '.join(fit.problems)}")
 
 
 def _box_errors_at_objects(ref: dict, got: dict) -> dict[str, float]:
@@ -133,24 +196,19 @@ def _box_errors_at_objects(ref: dict, got: dict) -> dict[str, float]:
     return out
 
 
-def report_against_torch(model, preprocess, imgsz, files: dict[str, Path], samples: np.ndarray, log) -> dict:
+def report_against_torch(model, dep: Deployment, fold_normalization: bool, files: dict[str, Path],
+                         samples: np.ndarray, log) -> dict:
     """Max abs error per output of each exported file vs the torch model; raises on a broken file."""
-
-    ref = TorchBackend(model, preprocess, imgsz)(samples)
+    ref = TorchBackend(model, dep, fold_normalization)(samples)
     table, problems = {}, []
     for kind, path in files.items():
         if kind == "vela":  # Ethos-U custom op: runs only on the NPU
             continue
-        backend = load_backend(path)
-        got = backend(samples)
+        got = load_backend(path)(samples)
         table[kind] = {n: float(np.abs(got[n] - r).max()) for n, r in ref.items()}
         if kind == "int8":
             table["int8 @obj"] = _box_errors_at_objects(ref, got)
-        for n, r in ref.items():
-            if n.startswith("score") and np.ptp(got[n]) == 0 and np.ptp(r) > CONSTANT_SPREAD:
-                problems.append(f"{path.name}: output {n} is constant ({got[n].flat[0]:.4g})")
-            if n.startswith("score") and (got[n] >= 0.999).mean() > 0.5 > (r >= 0.999).mean():
-                problems.append(f"{path.name}: output {n} is saturated at 1")
+        problems += broken_scores(path, ref, got, dep.layout)
     names = list(ref)
     log("max abs error vs torch (on calibration images):")
     log(f"{'format':<9}" + "".join(f"{n:>11}" for n in names))
@@ -162,3 +220,17 @@ def report_against_torch(model, preprocess, imgsz, files: dict[str, Path], sampl
     if problems:
         raise ExportError("exported file(s) are broken:\n  " + "\n  ".join(problems))
     return table
+
+
+def broken_scores(path: Path, ref: dict, got: dict, layout: str) -> list[str]:
+    """Constant or saturated score outputs (a conversion that lost the signal)."""
+    out = []
+    top = 0.999 if layout == "nchw" else 6.9  # sigmoid scores, or logits (logit(0.999))
+    for n, r in ref.items():
+        if not n.startswith("score"):
+            continue
+        if np.ptp(got[n]) == 0 and np.ptp(r) > CONSTANT_SPREAD:
+            out.append(f"{path.name}: output {n} is constant ({got[n].flat[0]:.4g})")
+        if (got[n] >= top).mean() > 0.5 > (r >= top).mean():
+            out.append(f"{path.name}: output {n} is saturated")
+    return out

@@ -32,12 +32,12 @@ VERIFY_TOL = {"float32": {"max": 1e-4}, "float16": {"max": 2e-2}, "int8": {"mean
 VERIFY_ATOL = {"float32": 1e-5, "float16": 2e-3, "int8": 0.0}
 
 
-def convert_saved_model(saved: Path, precision: str, calib: np.ndarray | None) -> bytes:
+def convert_saved_model(saved: Path, precision: str, calib: np.ndarray | None, pixel_input: bool = False) -> bytes:
     """SavedModel -> TFLite flatbuffer. int8 = full integer: int8 in/out, per-channel weights, SiLU inputs
-    floored (see export.int8). Nearest resizes become ops XNNPACK runs (export.xnnpack); float16 keeps
-    scalar constants (the gates' 1/6) in float32."""
+    floored, a raw-pixel input at scale 1 / zero point -128 (see export.int8). Nearest resizes become ops
+    XNNPACK runs (export.xnnpack); float16 keeps scalar constants (the gates' 1/6) in float32."""
     if precision == "int8":
-        return full_int8(saved, calib)
+        return full_int8(saved, calib, pixel_input)
 
     tf = quiet_tf()
     conv = tf.lite.TFLiteConverter.from_saved_model(str(saved))
@@ -84,6 +84,9 @@ def check_full_int8(interp, path: Path) -> None:
                           f"{' ...' if len(floats) > 5 else ''}; an op has no int8 kernel")
 
 
+PIXEL_QPARAMS = {"scale": 1.0, "zero_point": -128}  # a raw-pixel int8 input: q = pixel - 128
+
+
 def _qparams(detail) -> dict | None:
     scale, zp = detail["quantization"]
     return None if scale == 0 else {"scale": float(scale), "zero_point": int(zp)}
@@ -100,12 +103,15 @@ def tflite_metadata(onnx_meta: dict, path: Path, precision: str, strict: bool = 
     meta["input"].update(name=in_key, layout="NHWC", dtype=np.dtype(in_det["dtype"]).name,
                          quantization=_qparams(in_det))
     for k, name in meta["output_map"].items():
-        meta["outputs"][name]["quantization"] = _qparams(outs[k])
+        meta["outputs"][name].update(shape=[int(v) for v in outs[k]["shape"]], quantization=_qparams(outs[k]))
     if precision == "int8":
         try:
             check_full_int8(interp, path)
             if in_det["dtype"] != np.int8 or any(d["dtype"] != np.int8 for d in outs.values()):
                 raise ExportError(f"{path}: int8 export must have int8 input and outputs")
+            if meta["normalization_folded"] and _qparams(in_det) != PIXEL_QPARAMS:
+                raise ExportError(f"{path}: int8 input quantization {_qparams(in_det)} is not {PIXEL_QPARAMS} "
+                                  "(pixel - 128, as SSCMA-Micro feeds it)")
         except ExportError as e:
             if strict:
                 raise
@@ -209,7 +215,7 @@ def _convert_all(onnx_path, out_stem, formats, calib, meta, samples, strict: boo
         for precision in formats:
             path = out_stem.with_name(f"{out_stem.name}_{precision}.tflite")
             with atomic_write(path, suffix=".tflite") as part:
-                part.write_bytes(convert_saved_model(saved, precision, calib))
+                part.write_bytes(convert_saved_model(saved, precision, calib, bool(meta["normalization_folded"])))
                 fmeta = tflite_metadata(meta, part, precision, strict=samples is not None)
                 write_metadata(part, fmeta)  # the backend reads it during verification
                 try:

@@ -26,5 +26,9 @@ class RTMDet(nn.Module):
         """(N, 3, H, W) -> neck maps, tuple of (N, C_neck, H/s_i, W/s_i)."""
         return self.neck(self.backbone(x))
 
-    def forward(self, x: torch.Tensor) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
-        return self.head(self.extract_feats(x))
+    def forward(self, x: torch.Tensor, grid_units: bool = False) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+        return self.head(self.extract_feats(x), grid_units=grid_units)
+
+    def deploy_outputs(self, x: torch.Tensor, layout: str) -> tuple[list, list]:
+        """What an exported graph of `layout` computes before its reshapes (see head.deploy_outputs)."""
+        return self.head.deploy_outputs(self.extract_feats(x), layout)

@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from ..errors import ConfigError
+from ..targets import HALF_CELL
 from .layers import ConvModule
 
 PRIOR_PROB = 0.01
@@ -67,7 +68,9 @@ class RTMDetSepBNHead(nn.Module):
         for conv in self.cls_preds:
             nn.init.constant_(conv.bias, bias_cls)
 
-    def forward(self, feats: Sequence[torch.Tensor]) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+    def forward(self, feats: Sequence[torch.Tensor], grid_units: bool = False
+                ) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+        """grid_units=True: box distances in grid cells (not times the stride)."""
         if len(feats) != len(self.strides):
             raise ValueError(f"head expects {len(self.strides)} levels, got {len(feats)}")
         cls_scores, bbox_preds = [], []
@@ -81,5 +84,20 @@ class RTMDetSepBNHead(nn.Module):
             if self.exp_on_reg:
                 reg = reg.exp()
             cls_scores.append(self.cls_preds[i](cls_feat))
-            bbox_preds.append(reg * self.strides[i])
+            bbox_preds.append(reg if grid_units else reg * self.strides[i])
         return cls_scores, bbox_preds
+
+    def deploy_outputs(self, feats: Sequence[torch.Tensor], layout: str) -> tuple[list, list]:
+        """(logits per level, box values per level) as an exported graph outputs them (runtime.layout):
+        'nchw' distances in pixels, 'sscma' in grid units plus the half cell."""
+        cls_scores, reg = self.forward(feats, grid_units=True)
+        return cls_scores, box_values(reg, self.strides, layout)
+
+
+def box_values(reg_grid: Sequence[torch.Tensor], strides: Sequence[int], layout: str) -> list[torch.Tensor]:
+    """Grid-unit l,t,r,b (N,4,H,W) per level -> the box quantity of `layout`: pixels ('nchw') or grid
+    units + (0.5, 0.5, -0.5, -0.5) ('sscma': anchors at cell centres; see runtime/layout.py)."""
+    if layout == "nchw":
+        return [r * s for r, s in zip(reg_grid, strides)]
+    half = torch.tensor(HALF_CELL, dtype=reg_grid[0].dtype, device=reg_grid[0].device).view(1, 4, 1, 1)
+    return [r + half for r in reg_grid]

@@ -100,3 +100,22 @@ def batched_nms(boxes: Tensor, scores: Tensor, labels: Tensor, iou_threshold: fl
     ra, rb = rank[by_x[a]], rank[by_x[b]]
     keep = _greedy_keep(n, torch.minimum(ra, rb), torch.maximum(ra, rb))
     return order[keep]
+
+
+def sscma_nms(boxes: Tensor, scores: Tensor, labels: Tensor, iou_threshold: float) -> Tensor:
+    """SSCMA-Micro's per-class greedy NMS on xyxy boxes given in the firmware's candidate order.
+
+    The firmware lists candidates newest first (level by level, prior by prior, each pushed to the front),
+    sorts them stably by descending score, and computes IoU on (cx, cy, w, h) as if (cx, cy) were the top-left
+    corner: the same as ordinary IoU of boxes shifted to [cx, cy, cx + w, cy + h]. Returns kept indices
+    into `boxes` in the firmware's output order (descending score)."""
+    n = boxes.shape[0]
+    if n == 0:
+        return torch.zeros(0, dtype=torch.long, device=boxes.device)
+    newest_first = torch.arange(n - 1, -1, -1, device=boxes.device)
+    b = boxes[newest_first]
+    w, h = b[:, 2] - b[:, 0], b[:, 3] - b[:, 1]
+    cx, cy = (b[:, 0] + b[:, 2]) * 0.5, (b[:, 1] + b[:, 3]) * 0.5
+    shifted = torch.stack([cx, cy, cx + w, cy + h], dim=1)
+    keep = batched_nms(shifted, scores[newest_first], labels[newest_first], iou_threshold)
+    return newest_first[keep]

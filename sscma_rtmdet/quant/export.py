@@ -21,12 +21,14 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..export.int8 import (calibrate_only, calibrated_tensors, measured_ranges, override_ranges, ptq_ranges,
-                           quantize_calibrated)
+from ..data.preprocess import to_color
+from ..export.int8 import (PIXEL_RANGE, calibrate_only, calibrated_tensors, input_tensor, measured_ranges,
+                           override_ranges, ptq_ranges, quantize_calibrated)
 from ..export.onnx_export import export_onnx
 from ..export.saved_model import onnx_to_saved_model
 from ..export.tflite_export import tflite_metadata, verify_against_onnx
 from ..runtime.backends import load_backend
+from ..runtime.deployment import Deployment
 from ..runtime.metadata import write_metadata
 from ..runtime.wrapper import ExportWrapper
 from ..utils.fileio import atomic_write
@@ -34,6 +36,7 @@ from .qmodel import deploy_model, quantizers
 from .qmodules import QConv2d, QConvModule
 
 MATCH_RTOL = 2e-3  # max |tflite - torch| / value range for a float tensor to be "the same tensor"
+INPUT_QUANTIZERS = ("in_mul_q", "in_q")  # QRTMDet's: tensors before the first conv, in the input's channel order
 
 
 @contextlib.contextmanager
@@ -134,24 +137,25 @@ def learned_ranges(qmodel: nn.Module, matches: dict[int, str]) -> dict[int, tupl
             if qs[name].fixed is None and qs[name].has_range()}
 
 
-def _calibrate_and_match(qmodel: nn.Module, saved_model: Path, calib: np.ndarray, preprocess):
+def _calibrate_and_match(qmodel: nn.Module, saved_model: Path, calib: np.ndarray, dep: Deployment):
     """For the SavedModel of `deploy_model(qmodel)`: (calibrate-only flatbuffer, {calibrated tensor index:
     its float value for calib[0]}, {tensor index: quantizer name}, {tensor index: (min, max) measured over
     calib by `measured_ranges`})."""
     calibrated = calibrate_only(saved_model, calib)
     measured = measured_ranges(calibrated, calib)
     sample = calib[:1].astype(np.float32)
-    x = torch.from_numpy(((sample - np.asarray(preprocess.mean, np.float32)) / np.asarray(preprocess.std,
-                          np.float32)).transpose(0, 3, 1, 2).copy())
     tfl = tflite_activations(calibrated, sample)
     calibrated_idx = set(calibrated_tensors(calibrated))
     tfl = {i: v for i, v in tfl.items() if i in calibrated_idx}
     ours = {n: q.export_range() for n, q in quantizers(qmodel).items() if q.fixed is None and q.has_range()}
-    return calibrated, tfl, match_tensors(tfl, capture_points(qmodel, x), measured, ours), measured
+    points = capture_points(qmodel, dep.preprocess.from_input(sample, dep.input_color))
+    if dep.input_color != dep.preprocess.color:  # the file normalises its input in the file's channel order
+        points.update({n: to_color(points[n], "rgb") for n in INPUT_QUANTIZERS if n in points})
+    return calibrated, tfl, match_tensors(tfl, points, measured, ours), measured
 
 
 @torch.no_grad()
-def start_from_ptq(qmodel: nn.Module, preprocess, imgsz, calib: np.ndarray) -> dict:
+def start_from_ptq(qmodel: nn.Module, dep: Deployment, calib: np.ndarray) -> dict:
     """Set every quantizer the int8 graph shows to the range the PTQ exporter measures for its tensor.
 
     The model goes through the export pipeline (BN-folded ONNX -> SavedModel -> calibration on `calib`,
@@ -163,9 +167,9 @@ def start_from_ptq(qmodel: nn.Module, preprocess, imgsz, calib: np.ndarray) -> d
 
     with tempfile.TemporaryDirectory(prefix="sscma_qat_start_") as tmp:
         onnx_file = Path(tmp) / "start.onnx"
-        export_onnx(deploy_model(qmodel).cpu(), preprocess, imgsz, onnx_file)
+        export_onnx(deploy_model(qmodel).cpu(), dep, onnx_file)
         saved = onnx_to_saved_model(onnx_file, Path(tmp))
-        calibrated, tfl, matches, measured = _calibrate_and_match(qmodel, saved, calib, preprocess)
+        calibrated, tfl, matches, measured = _calibrate_and_match(qmodel, saved, calib, dep)
     per_quantizer: dict[str, tuple[float, float]] = {}
     for idx, name in matches.items():
         lo, hi = measured[idx]
@@ -181,14 +185,15 @@ def start_from_ptq(qmodel: nn.Module, preprocess, imgsz, calib: np.ndarray) -> d
     return {"tensors": len(tfl), "matched": len(matches), "set": n}
 
 
-def convert_qat(qmodel: nn.Module, saved_model: Path, calib: np.ndarray, preprocess) -> tuple[bytes, dict]:
+def convert_qat(qmodel: nn.Module, saved_model: Path, calib: np.ndarray, dep: Deployment) -> tuple[bytes, dict]:
     """SavedModel of `deploy_model(qmodel)` -> (int8 flatbuffer, report of the range transfer).
 
     calib: (N,H,W,3) raw-pixel images (the graph folds normalisation); calib[0] drives the tensor matching.
     """
-    calibrated, tfl, matches, measured = _calibrate_and_match(qmodel, saved_model, calib, preprocess)
+    calibrated, tfl, matches, measured = _calibrate_and_match(qmodel, saved_model, calib, dep)
     learned = learned_ranges(qmodel, matches)
     ranges = {**ptq_ranges(calibrated, measured), **learned}  # unmatched tensors keep PTQ's ranges
+    ranges[input_tensor(calibrated)] = PIXEL_RANGE  # the raw-pixel input, as PTQ fixes it
     int8 = quantize_calibrated(override_ranges(calibrated, ranges))
     names = _tensor_names(calibrated)
     used = set(matches.values())
@@ -206,7 +211,7 @@ def _tensor_names(model_bytes: bytes) -> dict[int, str]:
     return {d["index"]: d["name"] for d in Interpreter(model_content=model_bytes).get_tensor_details()}
 
 
-def output_agreement(qmodel: nn.Module, tflite_path: Path, preprocess, samples: np.ndarray) -> dict:
+def output_agreement(qmodel: nn.Module, tflite_path: Path, dep: Deployment, samples: np.ndarray) -> dict:
     """Per output: fraction of elements where the int8 file and the fake-quant model differ by at most
     one output quantization step, and the largest difference in steps. samples (N,H,W,3) raw pixels."""
 
@@ -215,7 +220,8 @@ def output_agreement(qmodel: nn.Module, tflite_path: Path, preprocess, samples: 
     was = qmodel.training
     qmodel.eval()
     with torch.no_grad():
-        ref = ExportWrapper(qmodel, preprocess).named(torch.from_numpy(samples.transpose(0, 3, 1, 2).copy()))
+        wrapper = ExportWrapper(qmodel, dep.preprocess, True, dep.layout, dep.input_color)
+        ref = wrapper.named(torch.from_numpy(samples.transpose(0, 3, 1, 2).copy()))
     qmodel.train(was)
     res = {}
     for name, value in got.items():
@@ -225,28 +231,28 @@ def output_agreement(qmodel: nn.Module, tflite_path: Path, preprocess, samples: 
     return res
 
 
-def export_qat_tflite(qmodel: nn.Module, preprocess, imgsz, calib: np.ndarray, out_path: str | Path, *,
-                      class_names=None, source_checkpoint: str | None = None,
-                      onnx_path: str | Path | None = None, state: dict | None = None) -> dict:
+def export_qat_tflite(qmodel: nn.Module, dep: Deployment, calib: np.ndarray, out_path: str | Path, *,
+                      source_checkpoint: str | None = None, onnx_path: str | Path | None = None,
+                      state: dict | None = None) -> dict:
     """Write the int8 `out_path` (+ `.json` sidecar with `qat` section) from a QAT model; returns metadata.
 
-    state: which QAT state this is (epoch, fake-quant val mAP), recorded in the sidecar.
-    The float graph (BN folded, QAT weights) goes to `onnx_path` when given (else a temp file).
+    dep: the deployment record of the model (layout, input colour, classes); calib: raw-pixel calibration
+    images in its input domain. state: which QAT state this is (epoch, fake-quant val mAP), recorded in the
+    sidecar. The float graph (BN folded, QAT weights) goes to `onnx_path` when given (else a temp file).
     """
 
     qmodel = qmodel.cpu()
     out_path = Path(out_path)
     with tempfile.TemporaryDirectory(prefix="sscma_qat_") as tmp:
         onnx_file = Path(onnx_path) if onnx_path else Path(tmp) / "qat_model.onnx"
-        meta = export_onnx(deploy_model(qmodel), preprocess, imgsz, onnx_file, num_classes=len(class_names)
-                           if class_names else None, class_names=class_names, source_checkpoint=source_checkpoint)
+        meta = export_onnx(deploy_model(qmodel), dep, onnx_file, source_checkpoint=source_checkpoint)
         saved = onnx_to_saved_model(onnx_file, Path(tmp))
-        int8, report = convert_qat(qmodel, saved, calib, preprocess)
+        int8, report = convert_qat(qmodel, saved, calib, dep)
         with atomic_write(out_path, suffix=".tflite") as part:
             part.write_bytes(int8)
             fmeta = tflite_metadata(meta, part, "int8")
         write_metadata(out_path, fmeta)  # the backend below reads it
-        agreement = output_agreement(qmodel, out_path, preprocess, calib[:2])
+        agreement = output_agreement(qmodel, out_path, dep, calib[:2])
         errs = verify_against_onnx(out_path, onnx_file, calib[:2], ("max", "mean", "p99"), foreground_boxes=True)
         fmeta["verification"] = {"samples": 2, "foreground_boxes_only": True,
                                  **{f"{stat}_rel_err_vs_onnx": e for stat, e in errs.items()}}

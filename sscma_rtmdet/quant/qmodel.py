@@ -17,15 +17,18 @@ from torch import nn
 
 from ..errors import ConfigError
 from ..models.detector import RTMDet
+from ..runtime.layout import check_layout
 from .fake_quant import MODE_AVERAGE, MODE_CALIBRATE, ActQuant
 from .qmodules import FLOAT_CLASSES, QAT_CLASSES, QConvModule, fold_bn, tie_inputs
 
 
-def prepare_qat(model: nn.Module, preprocess=None) -> nn.Module:
+def prepare_qat(model: nn.Module, preprocess=None, layout: str = "nchw") -> nn.Module:
     """Deep copy of `model` (an RTMDet) with every block swapped for its fake-quant version.
 
     preprocess (mean/std): the exported graph normalises in two quantized steps, raw * (1/std) then
     + (-mean/std); given it, the fake-quant input does the same (without, one quantizer after normalising).
+    layout: the output layout of the file it will be exported to (runtime/layout.py): where the head's
+    outputs quantize.
 
     Raises ConfigError for a model with layers the int8 path does not model (e.g. another backbone).
     """
@@ -47,6 +50,7 @@ def prepare_qat(model: nn.Module, preprocess=None) -> nn.Module:
         if isinstance(m, QConvModule) and type(m.conv) is not nn.Conv2d:
             m.conv.__class__ = nn.Conv2d
             swapped.pop(id(m.conv), None)
+    qmodel.head.layout = check_layout(layout)
     # children first, so a parent can adjust its children's quantizers
     for m in reversed(list(swapped.values())):
         m._init_quant()

@@ -18,7 +18,8 @@ from torch import nn
 from ..errors import ConfigError
 from ..export.int8 import SILU_INPUT_FLOOR
 from ..models.detector import RTMDet
-from ..models.head import RTMDetSepBNHead
+from ..models.head import RTMDetSepBNHead, box_values
+from ..targets import HALF_CELL
 from ..models.layers import CSPLayer, CSPNeXtBlock, ChannelAttention, ConvModule, SPPBottleneck
 from ..models.pafpn import CSPNeXtPAFPN
 from .fake_quant import ActQuant, fake_quant, fake_quant_weight, qparams_from_range
@@ -200,29 +201,50 @@ class QCSPNeXtPAFPN(CSPNeXtPAFPN):
 
 
 class QRTMDetSepBNHead(RTMDetSepBNHead):
-    """Logits come from quantized QConv2d preds; boxes quantize after the stride multiply.
+    """Logits come from quantized QConv2d preds; the box output quantizes where the exported graph's box
+    tensor is (TFLite folds the stride multiply, or the half-cell add, into the reg conv): in pixels for
+    layout 'nchw', in grid units plus the half cell for 'sscma' (`layout`, set by prepare_qat).
 
-    In eval mode the logits are mapped through the int8 sigmoid (1/256 grid) and back, so decoding sees the
-    scores the TFLite model outputs (0 -> LOGIT_FLOOR); training keeps plain fake-quant logits for the loss.
+    In eval mode the logits are what the file outputs: 'nchw' maps them through the int8 sigmoid (1/256 grid)
+    and back (0 -> LOGIT_FLOOR), 'sscma' quantizes the logits themselves (learned range); training keeps plain
+    fake-quant logits for the loss.
     """
+
+    layout = "nchw"
 
     def _init_quant(self) -> None:
         levels = len(self.strides)
-        for conv in self.reg_preds:  # TFLite folds the stride multiply into this conv: one tensor, box_q
+        for conv in self.reg_preds:  # the reg conv's own output is the box tensor: box_q
             if isinstance(conv, QConv2d):
                 del conv.out_q
         self.box_q = nn.ModuleList(ActQuant() for _ in range(levels))
-        self.score_q = nn.ModuleList(ActQuant(fixed=SIGMOID_QPARAMS) for _ in range(levels))
+        fixed = SIGMOID_QPARAMS if self.layout == "nchw" else None
+        self.score_q = nn.ModuleList(ActQuant(fixed=fixed) for _ in range(levels))
 
-    def forward(self, feats):
-        cls_scores, bbox_preds = super().forward(feats)
-        boxes = [q(b) for q, b in zip(self.box_q, bbox_preds)]
-        if self.training:
-            return cls_scores, boxes
+    def _quantized(self, feats):
+        """(logits per level, quantized box values of the layout per level)."""
+        cls_scores, reg = super().forward(feats, grid_units=True)
+        return cls_scores, [q(b) for q, b in zip(self.box_q, box_values(reg, self.strides, self.layout))]
+
+    def _eval_logits(self, cls_scores):
+        if self.layout == "sscma":
+            return [q(c) for q, c in zip(self.score_q, cls_scores)]
         scores = [q(c.sigmoid()) for q, c in zip(self.score_q, cls_scores)]
-        logits = [torch.where(s > 0, torch.logit(s.clamp(max=1 - 1e-7)), torch.full_like(s, LOGIT_FLOOR))
-                  for s in scores]
-        return logits, boxes
+        return [torch.where(s > 0, torch.logit(s.clamp(max=1 - 1e-7)), torch.full_like(s, LOGIT_FLOOR))
+                for s in scores]
+
+    def forward(self, feats, grid_units: bool = False):
+        cls_scores, values = self._quantized(feats)
+        pixels = values if self.layout == "nchw" else [
+            (v - v.new_tensor(HALF_CELL).view(1, 4, 1, 1)) * s for v, s in zip(values, self.strides)]
+        boxes = [p / s for p, s in zip(pixels, self.strides)] if grid_units else pixels
+        return (cls_scores if self.training else self._eval_logits(cls_scores)), boxes
+
+    def deploy_outputs(self, feats, layout: str):
+        if layout != self.layout:
+            raise ConfigError(f"this QAT model was prepared for output layout {self.layout!r}, not {layout!r}")
+        cls_scores, values = self._quantized(feats)
+        return (cls_scores if self.training else self._eval_logits(cls_scores)), values
 
 
 QAT_CLASSES = {ConvModule: QConvModule, nn.Conv2d: QConv2d, CSPNeXtBlock: QCSPNeXtBlock,
@@ -252,15 +274,22 @@ class QRTMDet(RTMDet):
             self.register_buffer(name, value, persistent=False)
             self.register_buffer(name + "_q", _int8_constant(value), persistent=False)
 
-    def forward(self, x: torch.Tensor):
+    def forward(self, x: torch.Tensor, grid_units: bool = False):
         """x: (N,3,H,W) normalised input."""
+        return self.head(self.quantized_features(x), grid_units=grid_units)
+
+    def deploy_outputs(self, x: torch.Tensor, layout: str):
+        return self.head.deploy_outputs(self.quantized_features(x), layout)
+
+    def quantized_features(self, x: torch.Tensor):
+        """Neck maps of the input quantized as the exported graph computes it (see the class docstring)."""
         if self.in_mul_q is not None:
             raw = (x - self.in_bias) / self.in_scale
             if bool(self.in_mul_q.enabled):
                 x = self.in_mul_q(raw * self.in_scale_q) + self.in_bias_q
             else:  # the float graph with its exact constants; in_mul_q still sees the MUL (tensor matching)
                 x = self.in_mul_q(raw * self.in_scale) + self.in_bias
-        return self.head(self.extract_feats(self.in_q(x)))
+        return self.extract_feats(self.in_q(x))
 
 
 def _int8_constant(c: torch.Tensor) -> torch.Tensor:

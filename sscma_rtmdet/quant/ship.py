@@ -35,8 +35,7 @@ def describe(info: dict) -> str:
 
 
 def export_state(trainer, qmodel, info: dict, path: Path, source: str) -> dict:
-    return export_qat_tflite(qmodel, trainer.preprocess, trainer.imgsz, trainer.calib, path,
-                             class_names=trainer.classes, source_checkpoint=source,
+    return export_qat_tflite(qmodel, trainer.deployment, trainer.calib, path, source_checkpoint=source,
                              onnx_path=path.with_name(path.stem + "_float.onnx"), state=info)
 
 

@@ -23,7 +23,8 @@ from ..engine.trainer import TrainOptions, Trainer
 from ..errors import ConfigError
 from ..export.pipeline import ExportRequest, calibration_batch
 from ..runtime import checkpoint as ckpt_io
-from ..runtime.torch_model import load_torch_model
+from ..runtime.deployment import Deployment
+from ..runtime.torch_model import load_model
 from . import STATES
 from .export import start_from_ptq
 from .fake_quant import MODE_AVERAGE, MODE_FROZEN
@@ -63,9 +64,14 @@ class QATTrainer(Trainer):
 
     def _build(self) -> None:
         super()._build()
-        model, _ = load_torch_model(self.cfg, self.source_checkpoint, self.device,
-                                    allow_arch_mismatch=self.opts.allow_arch_mismatch)
-        qmodel = prepare_qat(model, self.preprocess).train()
+        model, meta = load_model(self.source_checkpoint, self.device, cfg=self.cfg,
+                                 allow_arch_mismatch=self.opts.allow_arch_mismatch)
+        trained = Deployment.from_dict(meta["deployment"], str(self.source_checkpoint))
+        diffs = [d for d in trained.differences(self.deployment) if not d.startswith("classes")]
+        if diffs:
+            raise ConfigError(f"{self.source_checkpoint} was trained for {', '.join(diffs)} (checkpoint vs config); "
+                              "QAT fine-tunes it for the deployment it was trained for: use its config")
+        qmodel = prepare_qat(model, self.preprocess, self.deployment.layout).train()
         calibrate(qmodel, self._calib_batches())
         self.log.info(f"QAT: {len(quantizers(qmodel))} quantizers calibrated on {len(self.calib)} images; "
                       f"schedule {self.qat}")
@@ -85,7 +91,7 @@ class QATTrainer(Trainer):
 
     def _start(self) -> None:
         if self.qat["ptq_start"]:
-            rep = start_from_ptq(unwrap(self.model), self.preprocess, self.imgsz, self.calib)
+            rep = start_from_ptq(unwrap(self.model), self.deployment, self.calib)
             self.sync_quant_state()
             self.log.info(f"QAT start = PTQ: {rep['set']} quantizers took the int8 exporter's measured ranges "
                           f"({rep['matched']} of {rep['tensors']} calibrated tensors matched)")
@@ -103,21 +109,19 @@ class QATTrainer(Trainer):
 
     @property
     def calib(self) -> np.ndarray:
-        """(N,H,W,3) raw-pixel calibration images: `calib_images` training images spread over the set,
-        letterboxed like evaluation (cached; the same array `tools/export.py` calibrates PTQ with)."""
+        """(N,H,W,3) raw-pixel calibration images in the file's input domain: `calib_images` training images
+        spread over the set, prepared like evaluation (cached; the array `tools/export.py` calibrates PTQ with)."""
         if getattr(self, "_calib", None) is None:
             req = ExportRequest(checkpoint=self.source_checkpoint, calib_num=self.qat["calib_images"],
                                 log=self.log.info)
-            self._calib = calibration_batch(self.cfg, req, self.imgsz, self.preprocess)
+            self._calib = calibration_batch(self.cfg, req, self.deployment, {})
         return self._calib
 
     def _calib_batches(self, batch: int = 16):
-        """Normalised (B,3,H,W) batches of `calib` (already in the training colour order: no flip here)."""
-        mean = np.asarray(self.preprocess.mean, np.float32)
-        std = np.asarray(self.preprocess.std, np.float32)
+        """Normalised (B,3,H,W) network-input batches of `calib`."""
+        dep = self.deployment
         for i in range(0, len(self.calib), batch):
-            x = (self.calib[i:i + batch] - mean) / std
-            yield torch.from_numpy(np.ascontiguousarray(x.transpose(0, 3, 1, 2))).to(self.device)
+            yield dep.preprocess.from_input(self.calib[i:i + batch], dep.input_color).to(self.device)
 
     def apply_schedule(self, epoch: int) -> None:
         """Observer and BN state for 0-based `epoch`, on the model and its EMA copy."""

@@ -2,32 +2,55 @@
 
     backend = load_backend("model_int8.tflite")
     out = backend(batch)   # batch (N,H,W,3) uint8 or float, in the model's input domain
-    out["score_s8"]        # (N,C,H/8,W/8) float32, sigmoid scores; "box_s8" (N,4,H/8,W/8) distances*stride
+    out["score_s8"]        # float32 in the file's layout (runtime/layout.py), keyed by our output names
 
-Input domain: raw pixels 0..255 in the training colour order when `meta['normalization_folded']`, else
-already normalised. Outputs are always NCHW float32 keyed by our output names (see runtime.wrapper),
-matched by name through the metadata's output_map, never by position or shape.
+Input domain: raw pixels 0..255 in the deployment's `input_color` order when `meta['normalization_folded']`,
+else already normalised. Outputs are keyed by our output names through the metadata's output_map, never
+matched by position or shape; 4-D TFLite outputs (NHWC) come back NCHW like the ONNX graph's.
+`backend.head_outputs(out)` turns them into what the decoder reads (runtime.layout.to_canonical).
 """
 from __future__ import annotations
 
 import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from ..data.preprocess import Preprocess
 from ..errors import CheckpointError, UserError
-from .metadata import ONNX_PROPS_KEY, build_metadata, read_metadata, sidecar_path, validate_metadata
+from .deployment import Deployment
+from .layout import output_shapes, to_canonical
+from .metadata import ONNX_PROPS_KEY, build_metadata, deployment_of, read_metadata, sidecar_path, validate_metadata
 from .torch_model import model_from_checkpoint
 from .validate import check_onnx, check_tflite
-from .wrapper import ExportWrapper, preprocess_dict
+from .wrapper import ExportWrapper
+
+RUNTIMES = ("litert", "tflm")
+
+
+@dataclass
+class HeadOutputs:
+    """Per-level scores (N,C,H,W) (logits or sigmoid), pixel distances (N,4,H,W), and for int8 logit outputs
+    the quantization step of each score output (the firmware thresholds on that grid)."""
+    scores: list
+    boxes: list
+    are_logits: bool
+    score_steps: list | None = None
 
 
 class Backend:
-    """Common interface: `__call__(batch NHWC) -> {name: NCHW float32}`, `.input_hw`, `.num_classes`."""
+    """Common interface: `__call__(batch NHWC) -> {name: array}`, `.input_hw`, `.num_classes`, `.deployment`."""
 
     meta: dict
+    path: Path | None = None
+
+    @property
+    def deployment(self) -> Deployment:
+        if getattr(self, "_deployment", None) is None:
+            self._deployment = deployment_of(self.meta, str(self.path or "model"))
+        return self._deployment
 
     @property
     def input_hw(self) -> tuple[int, int]:
@@ -35,7 +58,7 @@ class Backend:
 
     @property
     def num_classes(self) -> int:
-        return int(self.meta["num_classes"])
+        return self.deployment.num_classes
 
     @property
     def output_names(self) -> list[str]:
@@ -46,7 +69,7 @@ class Backend:
         h, w = self.input_hw
         if batch.ndim != 4 or batch.shape[1:] != (h, w, 3):
             raise UserError(f"input batch has shape {batch.shape}; this model takes (N, {h}, {w}, 3) "
-                            "letterboxed images")
+                            "prepared images")
         return batch
 
     def __call__(self, batch: np.ndarray) -> dict[str, np.ndarray]:
@@ -57,22 +80,45 @@ class Backend:
     def _run_one(self, x: np.ndarray) -> dict[str, np.ndarray]:  # x (1,H,W,3) float32
         raise NotImplementedError
 
+    def head_outputs(self, out: dict) -> HeadOutputs:
+        dep = self.deployment
+        scores, boxes, logits = to_canonical(out, dep.strides, dep.layout, dep.num_classes, dep.imgsz)
+        steps = None
+        if logits and self.meta["precision"] == "int8":
+            steps = [(self.meta["outputs"][f"score_s{s}"].get("quantization") or {}).get("scale")
+                     for s in dep.strides]
+        return HeadOutputs(scores, boxes, logits, steps)
+
+    def _check_output_shapes(self, shapes: dict[str, tuple]) -> None:
+        """The graph's own output shapes must be those its sidecar's deployment describes."""
+        dep = self.deployment
+        want = output_shapes(dep.layout, dep.imgsz, dep.strides, dep.num_classes)
+        for name, shape in shapes.items():
+            got = list(shape)
+            exp = want[name]
+            if len(got) == 4 and self.meta["input"]["layout"] == "NHWC" and dep.layout == "nchw":
+                exp = [exp[0], exp[2], exp[3], exp[1]]
+            if got[1:] != exp[1:]:
+                raise CheckpointError(f"{self.path}: output {name} has shape {got} but its sidecar describes "
+                                      f"{exp} ({dep.num_classes} classes, layout {dep.layout}, "
+                                      f"{dep.imgsz[0]}x{dep.imgsz[1]}); the sidecar belongs to another model")
+
 
 class TorchBackend(Backend):
     """An nn.Module through ExportWrapper: the float reference the exported files are compared with."""
 
-    def __init__(self, model, preprocess, imgsz, fold_normalization: bool = True, class_names=None,
-                 num_classes: int | None = None):
+    def __init__(self, model, deployment: Deployment, fold_normalization: bool = True, layout: str | None = None):
         import torch
 
-        self.wrapper = ExportWrapper(model, preprocess, fold_normalization).eval()
+        dep = deployment if layout is None else deployment.with_(layout=layout)
+        if not fold_normalization:
+            dep = dep.with_(input_color=dep.preprocess.color)
+        self.wrapper = ExportWrapper(model, dep.preprocess, fold_normalization, dep.layout, dep.input_color).eval()
+        self.meta = build_metadata(fmt="torch", precision="float32", deployment=dep,
+                                   fold_normalization=fold_normalization, output_names=self.wrapper.output_names)
+        self._deployment = dep
         with torch.no_grad():
-            probe = self.wrapper(torch.zeros(1, 3, int(imgsz[0]), int(imgsz[1])))
-        pre = preprocess_dict(preprocess)
-        self.meta = build_metadata(fmt="torch", precision="float32", imgsz=imgsz, preprocess=pre,
-                                   fold_normalization=fold_normalization, strides=self.wrapper.strides,
-                                   output_names=self.wrapper.output_names,
-                                   num_classes=num_classes or int(probe[0].shape[1]), class_names=class_names)
+            self.wrapper(torch.zeros(1, 3, *dep.imgsz))
 
     def _run_one(self, x):
         import torch
@@ -88,19 +134,25 @@ class OnnxBackend(Backend):
     def __init__(self, path: Path, threads: int = 1):
         import onnxruntime as ort
 
-
         check_onnx(path)  # a corrupt file gives a clear error, not a protobuf traceback
+        self.path = path
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = max(1, int(threads))
         opts.inter_op_num_threads = 1
         opts.log_severity_level = 3
         self.session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
         self.meta = _onnx_meta(path, self.session)
-        self.input_name = self.session.get_inputs()[0].name
-        graph_outs = {o.name for o in self.session.get_outputs()}
-        missing = set(self.meta["output_map"]) - graph_outs
+        inp = self.session.get_inputs()[0]
+        self.input_name = inp.name
+        expect = [1, 3, *self.input_hw] if self.meta["input"]["layout"] == "NCHW" else [1, *self.input_hw, 3]
+        if list(inp.shape) != expect:
+            raise CheckpointError(f"{path}: graph input {inp.name} has shape {inp.shape} but its sidecar says "
+                                  f"{expect}; the sidecar belongs to another model")
+        graph_outs = {o.name: o.shape for o in self.session.get_outputs()}
+        missing = set(self.meta["output_map"]) - set(graph_outs)
         if missing:
             raise CheckpointError(f"{path}: graph lacks outputs {sorted(missing)} named in its metadata")
+        self._check_output_shapes({self.meta["output_map"][k]: graph_outs[k] for k in self.meta["output_map"]})
 
     def _run_one(self, x):
         if self.meta["input"]["layout"] == "NCHW":
@@ -127,8 +179,8 @@ class TFLiteBackend(Backend):
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
         from ai_edge_litert.interpreter import Interpreter
 
-
         check_tflite(path)  # LiteRT does not verify the flatbuffer: a truncated file would crash it
+        self.path = path
         self.meta = read_metadata(path)
         self.interpreter = Interpreter(model_path=str(path), num_threads=max(1, int(threads)))
         sigs = self.interpreter.get_signature_list()
@@ -140,11 +192,15 @@ class TFLiteBackend(Backend):
         if len(in_details) != 1:
             raise CheckpointError(f"{path}: expected one input, found {list(in_details)}")
         self.input_key, self.input_detail = next(iter(in_details.items()))
+        if list(self.input_detail["shape"]) != [1, *self.input_hw, 3]:
+            raise CheckpointError(f"{path}: input shape {list(self.input_detail['shape'])} but its sidecar says "
+                                  f"{[1, *self.input_hw, 3]}; the sidecar belongs to another model")
         self.output_details = self.runner.get_output_details()
         missing = set(self.meta["output_map"]) - set(self.output_details)
         if missing:
             raise CheckpointError(f"{path}: signature outputs {sorted(self.output_details)} lack {sorted(missing)} "
                                   "named in the metadata; the sidecar belongs to another model")
+        self._check_output_shapes({n: tuple(self.output_details[k]["shape"]) for k, n in self.meta["output_map"].items()})
 
     def _run_one(self, x):
         det = self.input_detail
@@ -178,22 +234,28 @@ def _checkpoint_backend(path: Path, threads: int) -> "TorchBackend":
     """A self-describing checkpoint of ours, run through ExportWrapper like the files exported from it."""
     import torch
 
-
     torch.set_num_threads(threads)
     model, meta = model_from_checkpoint(path, "cpu")
-    return TorchBackend(model, Preprocess.from_config(meta["preprocess"]), meta["imgsz"],
-                        class_names=meta.get("classes"), num_classes=meta.get("num_classes"))
+    return TorchBackend(model, Deployment.from_dict(meta["deployment"], str(path)))
 
 
-def load_backend(path: str | os.PathLike, threads: int = 1) -> Backend:
-    """Backend chosen by suffix: .onnx, .tflite or .pth/.pt (our checkpoints, which carry their config)."""
+def load_backend(path: str | os.PathLike, threads: int = 1, runtime: str = "litert") -> Backend:
+    """Backend chosen by suffix: .onnx, .tflite (LiteRT with XNNPACK, or `runtime='tflm'`: TFLite Micro's
+    kernels, as microcontrollers run them) or .pth/.pt (our checkpoints, which carry their config)."""
     path = Path(path)
     if not path.is_file():
         raise UserError(f"model file {path} not found")
+    if runtime not in RUNTIMES:
+        raise UserError(f"--runtime {runtime}: unknown; choose from {', '.join(RUNTIMES)}")
     suffix = path.suffix.lower()
+    if runtime == "tflm" and suffix != ".tflite":
+        raise UserError(f"--runtime tflm runs .tflite files only, not {path.name}")
     if suffix == ".onnx":
         return OnnxBackend(path, threads)
     if suffix == ".tflite":
+        if runtime == "tflm":
+            from .tflm import load_tflm_backend
+            return load_tflm_backend(path)
         return TFLiteBackend(path, threads)
     if suffix in (".pth", ".pt"):
         return _checkpoint_backend(path, threads)

@@ -2,8 +2,8 @@
 
 A checkpoint holds `state_dict` (the EMA weights: the ones evaluated and exported), the resolved config as
 plain data (nested dicts/lists of numbers and strings; `stored_config` rebuilds it, nothing in a model file
-is ever executed), class names, preprocessing, imgsz, epoch/iter, toolkit version, and, for resuming, the
-raw model, optimizer, EMA and RNG states. Everything loads with `torch.load(weights_only=True)`.
+is ever executed), `meta` (the deployment record -- classes, imgsz, preprocessing, target, decode settings --
+epoch/iter, metrics), toolkit version, and, for resuming, the raw model, optimizer, EMA and RNG states. Everything loads with `torch.load(weights_only=True)`.
 """
 from __future__ import annotations
 
@@ -22,15 +22,21 @@ from ..version import __version__
 FORMAT = "sscma_rtmdet/1"
 
 
-def make_checkpoint(*, state_dict: dict, config: dict, classes: list[str], preprocess: dict,
-                    imgsz, epoch: int, iteration: int, resume: dict | None = None,
-                    metrics: dict | None = None) -> dict:
-    return {
-        "format": FORMAT, "version": __version__, "state_dict": state_dict, "config": config_to_data(config),
-        "meta": {"classes": list(classes), "num_classes": len(classes), "preprocess": dict(preprocess),
-                 "imgsz": list(imgsz), "epoch": epoch, "iter": iteration, "metrics": metrics or {}},
-        "resume": resume,
-    }
+def make_checkpoint(*, state_dict: dict, config: dict, deployment: dict, epoch: int, iteration: int,
+                    resume: dict | None = None, metrics: dict | None = None, extra: dict | None = None) -> dict:
+    """A checkpoint dict; `deployment` is runtime.deployment.Deployment.to_dict() (imgsz, preprocess,
+    classes, target, decode settings), the same record export sidecars carry."""
+    meta = {"deployment": dict(deployment), "epoch": epoch, "iter": iteration, "metrics": metrics or {}}
+    meta.update(extra or {})
+    return {"format": FORMAT, "version": __version__, "state_dict": state_dict, "config": config_to_data(config),
+            "meta": meta, "resume": resume}
+
+
+def checkpoint_classes(ckpt: dict) -> list[str]:
+    """Class names a checkpoint of ours was trained on (deployment record, or an older version's meta)."""
+    meta = ckpt.get("meta") or {}
+    dep = meta.get("deployment") or {}
+    return list(dep.get("classes") or meta.get("classes") or [])
 
 
 def save_checkpoint(ckpt: dict, path: str | os.PathLike) -> Path:

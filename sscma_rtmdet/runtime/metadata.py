@@ -1,21 +1,18 @@
 """Sidecar metadata for exported models: `<model file>.json` next to each .onnx/.tflite.
 
 Everything a runtime needs to feed the model and read its outputs without the training config:
-    schema            int, SCHEMA_VERSION
-    format            'onnx' | 'tflite'
-    precision         'float32' | 'float16' | 'int8'
+    schema            int, SCHEMA_VERSION (1: before the deployment record; read and upgraded)
+    format            'onnx' | 'tflite';  precision 'float32' | 'float16' | 'int8'
+    deployment        runtime.deployment.Deployment.to_dict(): target, imgsz, preprocess, input_color, layout,
+                      classes, num_classes, strides, test_cfg -- the same record a checkpoint's meta holds
     input             {name, hw: [H, W], layout: 'NCHW'|'NHWC', dtype: 'float32'|'int8',
                        quantization: {scale, zero_point} | None}
-    color             'bgr' | 'rgb'   channel order the graph expects (the training order)
-    mean, std         [3] floats in that channel order
-    normalization_folded  bool: True -> graph input is raw pixels 0..255, (x-mean)/std is inside
-    letterbox         {keep_ratio: True, pad: 'bottom_right', pad_value}
-    strides           [8, 16, 32]
-    output_names      our names in graph order: score_s8.., box_s8.. (see onnx_export.output_names)
-    outputs           {our name: {shape: NCHW list, quantization: {scale, zero_point} | None}}
+    normalization_folded  bool: True -> graph input is raw pixels 0..255 in deployment.input_color order
+    output_names      our names in graph order: score_s8.., box_s8.. (runtime.wrapper.output_names)
+    outputs           {our name: {shape, quantization: {scale, zero_point} | None}}
     output_map        {runtime key (TFLite signature key / ONNX name): our name}
     signature_key     TFLite signature name or None
-    num_classes, class_names, source_checkpoint, toolkit_version, created
+    source_checkpoint, toolkit_version, created (and, where measured: verification, board, qat)
 """
 from __future__ import annotations
 
@@ -27,11 +24,12 @@ from typing import Any
 from ..errors import CheckpointError
 from ..utils.fileio import atomic_write_text
 from ..version import __version__
+from .deployment import Deployment
 
-SCHEMA_VERSION = 1
-_REQUIRED = ("schema", "format", "input", "color", "mean", "std", "normalization_folded", "letterbox",
-             "strides", "output_names", "output_map", "num_classes")
+SCHEMA_VERSION = 2
+_REQUIRED = ("schema", "format", "input", "normalization_folded", "deployment", "output_names", "output_map")
 ONNX_PROPS_KEY = "sscma_rtmdet"  # key in ONNX metadata_props holding the same JSON
+MAX_SIDECAR_BYTES = 4 << 20  # a sidecar is a few KiB; refuse a huge file before parsing it
 
 
 def sidecar_path(model_path: str | Path) -> Path:
@@ -40,48 +38,72 @@ def sidecar_path(model_path: str | Path) -> Path:
     return model_path.with_name(model_path.name + ".json")
 
 
-def build_metadata(*, fmt: str, precision: str, imgsz, preprocess: dict, fold_normalization: bool,
-                   strides, output_names: list[str], num_classes: int, class_names=None,
-                   layout: str = "NCHW", input_name: str = "images", input_dtype: str = "float32",
-                   source_checkpoint: str | None = None) -> dict[str, Any]:
+def build_metadata(*, fmt: str, precision: str, deployment: Deployment, fold_normalization: bool,
+                   output_names: list[str], layout: str = "NCHW", input_name: str = "images",
+                   input_dtype: str = "float32", source_checkpoint: str | None = None) -> dict[str, Any]:
     """Metadata for a float graph whose runtime keys equal our output names (ONNX)."""
-
-    h, w = (int(v) for v in imgsz)
-    if class_names is not None and len(class_names) != num_classes:
-        raise CheckpointError(f"class_names has {len(class_names)} entries but num_classes={num_classes}; "
-                              "pass one name per class")
+    h, w = deployment.imgsz
     return {
         "schema": SCHEMA_VERSION, "format": fmt, "precision": precision,
-        "input": {"name": input_name, "hw": [h, w], "layout": layout, "dtype": input_dtype,
-                  "quantization": None},
-        "color": preprocess.get("color", "bgr"),
-        "mean": [float(v) for v in preprocess["mean"]],
-        "std": [float(v) for v in preprocess["std"]],
+        "deployment": deployment.to_dict(),
+        "input": {"name": input_name, "hw": [h, w], "layout": layout, "dtype": input_dtype, "quantization": None},
         "normalization_folded": bool(fold_normalization),
-        "letterbox": {"keep_ratio": True, "pad": "bottom_right",
-                      "pad_value": float(preprocess.get("pad_value", 114))},
-        "strides": [int(s) for s in strides],
         "output_names": list(output_names),
         "outputs": {n: {"shape": None, "quantization": None} for n in output_names},
         "output_map": {n: n for n in output_names},
         "signature_key": None,
-        "num_classes": int(num_classes),
-        "class_names": list(class_names) if class_names is not None else None,
         "source_checkpoint": str(source_checkpoint) if source_checkpoint else None,
         "toolkit_version": __version__,
         "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
     }
 
 
+def deployment_of(meta: dict, origin: str = "model file") -> Deployment:
+    return Deployment.from_dict(meta["deployment"], origin)
+
+
+def upgrade_v1(meta: dict) -> dict:
+    """A schema-1 sidecar (letterbox, training colour order, 'nchw' layout, mmdet decode) in schema 2."""
+    from ..targets import TARGETS
+
+    meta = dict(meta)
+    pre = {"color": meta.get("color", "bgr"), "mean": meta.get("mean"), "std": meta.get("std"),
+           "pad_value": (meta.get("letterbox") or {}).get("pad_value", 114), "resize": "letterbox",
+           "interpolation": "linear"}
+    n = meta.get("num_classes")
+    classes = meta.get("class_names") or ([str(i) for i in range(n)] if isinstance(n, int) and n > 0 else None)
+    meta["deployment"] = {"target": TARGETS["generic"].name, "imgsz": (meta.get("input") or {}).get("hw"),
+                          "preprocess": pre, "input_color": pre["color"], "layout": "nchw", "classes": classes,
+                          "strides": meta.get("strides"),
+                          "test_cfg": dict(score_thr=0.001, nms_pre=30000, iou_threshold=0.65, max_per_img=300)}
+    for key in ("color", "mean", "std", "letterbox", "strides", "num_classes", "class_names"):
+        meta.pop(key, None)
+    meta["schema"] = SCHEMA_VERSION
+    return meta
+
+
 def validate_metadata(meta: dict, origin: str) -> dict:
-    """Check required fields and that output_map covers output_names exactly; returns meta."""
+    """Check the fields, the deployment record and that output_map covers output_names; returns meta (a
+    schema-1 one upgraded)."""
+    if not isinstance(meta, dict):
+        raise CheckpointError(f"{origin}: metadata must be a JSON object; re-export the model")
+    if meta.get("schema") == 1:
+        meta = upgrade_v1(meta)
     missing = [k for k in _REQUIRED if k not in meta]
     if missing:
         raise CheckpointError(f"{origin}: metadata lacks {missing}; re-export the model with this toolkit")
-    if meta["schema"] > SCHEMA_VERSION:
-        raise CheckpointError(f"{origin}: metadata schema {meta['schema']} is newer than this toolkit "
+    if not isinstance(meta["schema"], int) or meta["schema"] > SCHEMA_VERSION:
+        raise CheckpointError(f"{origin}: metadata schema {meta['schema']!r} is newer than this toolkit "
                               f"understands ({SCHEMA_VERSION}); upgrade sscma-rtmdet")
     _check_types(meta, origin)
+    dep = deployment_of(meta, origin)
+    if list(meta["input"]["hw"]) != list(dep.imgsz):
+        raise CheckpointError(f"{origin}: input hw {meta['input']['hw']} differs from the deployment imgsz "
+                              f"{list(dep.imgsz)}; re-export the model")
+    expected = [f"score_s{s}" for s in dep.strides] + [f"box_s{s}" for s in dep.strides]
+    if list(meta["output_names"]) != expected:
+        raise CheckpointError(f"{origin}: output_names {meta['output_names']} do not match strides "
+                              f"{list(dep.strides)} ({expected}); re-export the model")
     mapped = sorted(meta["output_map"].values())
     if mapped != sorted(meta["output_names"]):
         raise CheckpointError(f"{origin}: output_map {meta['output_map']} does not cover output_names "
@@ -89,30 +111,24 @@ def validate_metadata(meta: dict, origin: str) -> dict:
     return meta
 
 
-def _is_num(v) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool)
-
-
-def _seq(v, ok, n: int | None = None) -> bool:
-    """v is a list/tuple (of length n) whose items all pass ok."""
-    return isinstance(v, (list, tuple)) and (n is None or len(v) == n) and all(ok(x) for x in v)
-
-
 def _check_types(meta: dict, origin: str) -> None:
     """The fields runtimes index into must have their documented types (a hand-edited or corrupt sidecar
     is an error naming the field, not a TypeError later)."""
     def positive_int(v):
         return isinstance(v, int) and not isinstance(v, bool) and v > 0
+
+    def seq(v, ok, n=None):
+        return isinstance(v, (list, tuple)) and (n is None or len(v) == n) and all(ok(x) for x in v)
+    inp = meta["input"]
     checks = {
-        "input": isinstance(meta["input"], dict) and _seq(meta["input"].get("hw"), positive_int, 2),
-        "mean": _seq(meta["mean"], _is_num, 3),
-        "std": _seq(meta["std"], _is_num, 3),
-        "letterbox": isinstance(meta["letterbox"], dict) and _is_num(meta["letterbox"].get("pad_value")),
-        "strides": _seq(meta["strides"], positive_int),
-        "output_names": _seq(meta["output_names"], lambda x: isinstance(x, str)),
-        "output_map": isinstance(meta["output_map"], dict),
-        "num_classes": positive_int(meta["num_classes"]),
-        "schema": isinstance(meta["schema"], int),
+        "input": isinstance(inp, dict) and seq(inp.get("hw"), positive_int, 2)
+        and inp.get("layout") in ("NCHW", "NHWC") and isinstance(inp.get("name"), str),
+        "normalization_folded": isinstance(meta["normalization_folded"], bool),
+        "output_names": seq(meta["output_names"], lambda x: isinstance(x, str)),
+        "output_map": isinstance(meta["output_map"], dict)
+        and all(isinstance(k, str) and isinstance(v, str) for k, v in meta["output_map"].items()),
+        "outputs": isinstance(meta.get("outputs", {}), dict),
+        "deployment": isinstance(meta["deployment"], dict),
     }
     bad = [k for k, ok in checks.items() if not ok]
     if bad:
@@ -127,13 +143,17 @@ def write_metadata(model_path: str | Path, meta: dict) -> Path:
 
 
 def read_metadata(model_path: str | Path) -> dict:
-    """Read `<model>.json`; CheckpointError naming the file when absent or unreadable."""
+    """Read `<model>.json`; CheckpointError naming the file when absent, oversized or unreadable."""
     path = sidecar_path(model_path)
     if not path.is_file():
         raise CheckpointError(f"{path} not found: exported models need their metadata sidecar; "
                               "keep it next to the model file or re-export")
+    if path.stat().st_size > MAX_SIDECAR_BYTES:
+        raise CheckpointError(f"{path} is {path.stat().st_size} bytes, not a sidecar of this toolkit "
+                              f"(at most {MAX_SIDECAR_BYTES}); re-export the model")
     try:
         meta = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as e:
-        raise CheckpointError(f"{path}: unreadable metadata ({e}); re-export the model") from e
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
+        raise CheckpointError(f"{path}: unreadable metadata ({type(e).__name__}: {e}); re-export the model") \
+            from None
     return validate_metadata(meta, str(path))

@@ -1,4 +1,4 @@
-"""Build a torch model for a checkpoint: ours (self-describing) or an mmdet/mmyolo one."""
+"""The one way to get a torch model from a .pth: ours (self-describing) or an mmdet/mmyolo one."""
 from __future__ import annotations
 
 import os
@@ -9,7 +9,8 @@ from ..config import Config, load_config
 from ..errors import CheckpointError, UserError
 from ..models import build_model
 from ..models.convert import load_checkpoint
-from .checkpoint import check_architecture, is_ours, load_checkpoint_file, stored_config
+from .checkpoint import check_architecture, checkpoint_classes, is_ours, load_checkpoint_file, stored_config
+from .deployment import Deployment
 
 
 def resolve_model_path(path: str | os.PathLike, config_path: str | os.PathLike | None = None) -> Path:
@@ -28,40 +29,57 @@ def resolve_model_path(path: str | os.PathLike, config_path: str | os.PathLike |
     raise CheckpointError(f"model file {p} does not exist{hint}")
 
 
-def load_torch_model(cfg: Config, path: str | os.PathLike, device: str = "cpu", ckpt: dict | None = None,
-                     allow_arch_mismatch: bool = False):
-    """Model from `cfg.model` with the checkpoint's weights (the EMA ones for ours), in eval mode.
+def checkpoint_deployment(ckpt: dict, path, cfg: Config | None) -> Deployment:
+    """The deployment record of a checkpoint: stored in meta by this version, derived from the stored config
+    (or `cfg`) and meta for older checkpoints of ours, from `cfg` for mmdet/mmyolo ones."""
+    meta = ckpt.get("meta") or {}
+    if is_ours(ckpt) and meta.get("deployment"):
+        return Deployment.from_dict(meta["deployment"], str(path))
+    source = stored_config(ckpt, path, required=False) if is_ours(ckpt) else None
+    source = source if source is not None else cfg
+    if source is None:
+        raise CheckpointError(f"{path} does not describe its model; pass the training config")
+    classes = checkpoint_classes(ckpt) if is_ours(ckpt) else []
+    classes = classes or [str(i) for i in range(int(source["model"]["head"]["num_classes"]))]
+    if meta.get("preprocess"):
+        source = Config(dict(source, preprocess=meta["preprocess"]), filename=str(path))
+    return Deployment.from_config(source, classes, imgsz=meta.get("imgsz"))
 
-    Returns (model, meta) where meta holds classes/imgsz/preprocess when the checkpoint has them.
-    The config's class count must equal the checkpoint's (no silent head re-initialisation here), and a
-    checkpoint of ours must have been trained with the same architecture (`allow_arch_mismatch` downgrades
-    that to a warning).
-    """
 
+def load_model(path: str | os.PathLike, device: str = "cpu", cfg: Config | None = None,
+               allow_arch_mismatch: bool = False, ckpt: dict | None = None):
+    """(model in eval mode with the checkpoint's (EMA) weights, meta with `deployment` filled in).
+
+    Built from the config stored in a checkpoint of ours (as data; a config stored as text by an older
+    version is never executed), or from `cfg`: then a checkpoint of ours must have been trained with the
+    same architecture (`allow_arch_mismatch` loads it anyway) and class count (no silent head re-init).
+    An mmdet/mmyolo checkpoint needs `cfg`."""
     ckpt = load_checkpoint_file(path) if ckpt is None else ckpt
-    meta = dict(ckpt.get("meta", {})) if is_ours(ckpt) else {}
-    if meta and meta.get("num_classes") != cfg.num_classes:
+    ours = is_ours(ckpt)
+    meta = dict(ckpt.get("meta", {})) if ours else {}
+    if cfg is None:
+        if not ours:
+            raise UserError(f"{path} is not an sscma-rtmdet checkpoint (no stored config/classes); give the "
+                            "config it was trained with")
+        cfg = stored_config(ckpt, path, required=True)
+    elif ours:
+        check_architecture(ckpt, path, cfg, allow=allow_arch_mismatch)
+    trained = checkpoint_classes(ckpt) if ours else []
+    if trained and len(trained) != cfg["model"]["head"]["num_classes"]:
         raise CheckpointError(
-            f"{path} was trained for {meta.get('num_classes')} classes {meta.get('classes')} but the config "
-            f"says num_classes={cfg.num_classes}; pass --cfg-options num_classes={meta.get('num_classes')}")
-    check_architecture(ckpt, path, cfg, allow=allow_arch_mismatch)
-    model = build_model(cfg.model)
-    report = load_checkpoint(model, ckpt, strict_head=True, name=str(path), model_cfg=cfg.model)
+            f"{path} was trained for {len(trained)} classes {trained} but the config builds a head for "
+            f"{cfg['model']['head']['num_classes']}; pass --cfg-options num_classes={len(trained)} or drop the "
+            "config (the checkpoint knows its classes)")
+    model = build_model(cfg["model"])
+    report = load_checkpoint(model, ckpt, strict_head=True, name=str(path), model_cfg=cfg["model"])
     if report.not_loaded:
         raise CheckpointError(f"{path} is a backbone-only checkpoint; it cannot be evaluated as a detector")
+    meta["deployment"] = checkpoint_deployment(ckpt, path, cfg).to_dict()
     return model.to(device).eval(), meta
 
 
-def model_from_checkpoint(path: Path, device: str, config=None):
-    """A self-describing checkpoint of ours -> (model, meta), built from the config stored in it as data
-    (or, for a checkpoint of an older version, from the `config` file given; its stored text never runs)."""
-
-    ckpt = load_checkpoint_file(path)
-    if not is_ours(ckpt):
-        raise UserError(f"{path} is not an sscma-rtmdet checkpoint (no stored config/classes); evaluate it "
-                        "with tools/test.py CONFIG CHECKPOINT instead")
-    cfg = stored_config(ckpt, path, required=config is None)
-    if cfg is None or config is not None:
-        meta = ckpt.get("meta") or {}
-        cfg = load_config(config, {"num_classes": meta.get("num_classes")} if meta.get("num_classes") else None)
-    return load_torch_model(cfg, path, device, ckpt=ckpt)
+def config_for_old_checkpoint(path, config) -> Config:
+    """For a checkpoint of an older version whose config is text: the given training config, with the
+    checkpoint's class count (its stored text never runs)."""
+    n = len(checkpoint_classes(load_checkpoint_file(path)))
+    return load_config(config, {"num_classes": n} if n else None)

@@ -22,10 +22,18 @@ def atomic_write(path: str | os.PathLike, suffix: str | None = None) -> Iterator
     tmp_path = Path(tmp)
     try:
         yield tmp_path
+        if tmp_path.exists():  # mkstemp makes 0600 files: give the result the mode the user's umask asks for
+            os.chmod(tmp_path, 0o666 & ~_umask())
         os.replace(tmp_path, path)
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def atomic_save_torch(obj, path: str | os.PathLike) -> Path:

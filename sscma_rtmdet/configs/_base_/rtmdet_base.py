@@ -3,7 +3,7 @@
 # Plain (non-dict) names set in a child config also flow into this file; dicts are deep-merged.
 
 # ---- data -------------------------------------------------------------------------------------------
-num_classes = 80
+num_classes = 80  # the dataset's class count is used; a value given by option must agree with it
 imgsz = (640, 640)  # (H, W), each a multiple of 32
 data_root = 'data/coco/'
 train_ann_file = 'annotations/instances_train2017.json'
@@ -13,8 +13,10 @@ val_img_prefix = 'val2017/'
 test_ann_file = val_ann_file
 test_img_prefix = val_img_prefix
 
-# One preprocessing definition shared by training, evaluation, export, calibration and inference.
+# One preprocessing definition shared by training, evaluation, export, calibration and inference; the
+# deployment target (sscma_rtmdet/targets.py) adds how its runtime resizes (letterbox or stretch) and feeds it.
 preprocess = dict(color='bgr', mean=[103.53, 116.28, 123.675], std=[57.375, 57.12, 58.395], pad_value=114)
+target = 'generic'  # mmdetection's test pipeline; 'sscma-micro' for Seeed's firmware (the nano configs)
 
 # ---- schedule ---------------------------------------------------------------------------------------
 # The recipe: mmdetection's, for 8 GPUs x 32 images and 300 epochs of COCO. At the start of training

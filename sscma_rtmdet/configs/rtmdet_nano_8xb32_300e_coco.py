@@ -3,6 +3,9 @@ _base_ = './_base_/rtmdet_base.py'
 deepen_factor = 0.33
 widen_factor = 0.25
 imgsz = (320, 320)
+# Files for Seeed's SSCMA-Micro firmware (Grove Vision AI V2, XIAO ESP32-S3): stretch resize, RGB, pixel - 128,
+# its output layout and decode. target='generic' for letterbox / mmdetection's decode.
+target = 'sscma-micro'
 # lr: the base recipe's 0.004 at 256 images per step, sqrt rule -> 1.4e-3 at batch 32. SSCMA's nano used
 # 5e-4 at 32 (the linear rule); on the learning benchmark the sqrt rule learned faster (README).
 warmup_iters = 2000

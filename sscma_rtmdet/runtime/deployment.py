@@ -1,0 +1,151 @@
+"""`Deployment`: what a model file is and how it is fed and read, written identically into checkpoint meta
+(`meta['deployment']`) and export sidecars (`['deployment']`), and read by every tool instead of asking again.
+
+    target       'generic' | 'sscma-micro' (sscma_rtmdet/targets.py)
+    imgsz        (H, W) network input
+    preprocess   resize, interpolation, color (training order), mean, std, pad_value (data.preprocess)
+    input_color  channel order an exported file takes ('rgb' for sscma-micro; else the training order)
+    layout       output layout of exported files ('nchw' | 'sscma', runtime.layout)
+    classes      class names (their count is the class count)
+    strides      (8, 16, 32)
+    test_cfg     decode settings: score_thr, nms_pre, iou_threshold, max_per_img, multi_label, nms
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any, Mapping, Sequence
+
+from ..data.build import imgsz_of, preprocess_of
+from ..data.preprocess import Preprocess
+from ..errors import CheckpointError, ConfigError
+from ..targets import DEFAULT_TARGET, get_target
+from .layout import LAYOUTS
+
+_FIELDS = ("target", "imgsz", "preprocess", "input_color", "layout", "classes", "strides", "test_cfg")
+
+
+@dataclass(frozen=True)
+class Deployment:
+    target: str
+    imgsz: tuple[int, int]
+    preprocess: Preprocess
+    input_color: str
+    layout: str
+    classes: tuple[str, ...]
+    strides: tuple[int, ...] = (8, 16, 32)
+    test_cfg: dict = field(default_factory=dict)
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.classes)
+
+    def with_(self, **changes) -> "Deployment":
+        return replace(self, **changes)
+
+    def to_dict(self) -> dict:
+        return {"target": self.target, "imgsz": list(self.imgsz), "preprocess": self.preprocess.to_dict(),
+                "input_color": self.input_color, "layout": self.layout, "classes": list(self.classes),
+                "num_classes": self.num_classes, "strides": list(self.strides), "test_cfg": dict(self.test_cfg)}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any], origin: str = "model file") -> "Deployment":
+        """Rebuild from `to_dict()` output; a missing or ill-typed field is a CheckpointError naming it."""
+        if not isinstance(d, Mapping):
+            raise CheckpointError(f"{origin}: deployment record must be a JSON object, got {type(d).__name__}")
+        missing = [k for k in _FIELDS if k not in d]
+        if missing:
+            raise CheckpointError(f"{origin}: deployment record lacks {missing}; re-export the model")
+        try:
+            pre = Preprocess.from_config(d["preprocess"])
+            dep = cls(target=str(d["target"]), imgsz=_hw(d["imgsz"]), preprocess=pre,
+                      input_color=str(d["input_color"]), layout=str(d["layout"]),
+                      classes=tuple(str(c) for c in d["classes"]),
+                      strides=tuple(_positive_int(s) for s in d["strides"]), test_cfg=dict(d["test_cfg"]))
+        except (ConfigError, TypeError, ValueError) as e:
+            raise CheckpointError(f"{origin}: deployment record is invalid ({e}); re-export the model") from None
+        if "num_classes" in d and d["num_classes"] != dep.num_classes:
+            raise CheckpointError(f"{origin}: deployment num_classes={d['num_classes']} but {dep.num_classes} "
+                                  "class names; re-export the model")
+        return dep.validated(origin)
+
+    def validated(self, origin: str) -> "Deployment":
+        get_target(self.target)
+        if self.layout not in LAYOUTS or self.input_color not in ("bgr", "rgb"):
+            raise CheckpointError(f"{origin}: layout {self.layout!r} / input_color {self.input_color!r} unknown")
+        if not self.classes:
+            raise CheckpointError(f"{origin}: deployment record lists no classes")
+        h, w = self.imgsz
+        if h % max(self.strides) or w % max(self.strides):
+            raise CheckpointError(f"{origin}: imgsz {h}x{w} is not a multiple of the largest stride "
+                                  f"{max(self.strides)}")
+        return self
+
+    @classmethod
+    def from_config(cls, cfg, classes: Sequence[str], imgsz=None) -> "Deployment":
+        """The deployment a config describes for a model of `classes` (target defaults filled in)."""
+        target = get_target(cfg.get("target", DEFAULT_TARGET))
+        hw = tuple(imgsz) if imgsz is not None else imgsz_of(cfg)
+        if target.square_input and hw[0] != hw[1]:
+            raise ConfigError(f"imgsz={hw} is not square, but target={target.name!r} ({target.description}) "
+                              "takes square inputs only; use a square imgsz, or target=generic for a runtime "
+                              "that takes any shape")
+        pre = preprocess_of(cfg)
+        head = (cfg.get("model") or {}).get("head") or {}
+        strides = tuple(int(s[0] if isinstance(s, (list, tuple)) else s) for s in head.get("strides", (8, 16, 32)))
+        return cls(target=target.name, imgsz=(int(hw[0]), int(hw[1])), preprocess=pre,
+                   input_color=target.input_color or pre.color, layout=target.layout,
+                   classes=tuple(str(c) for c in classes), strides=strides,
+                   test_cfg=effective_test_cfg(cfg, target)).validated(cfg.filename or "config")
+
+    def differences(self, other: "Deployment") -> list[str]:
+        """What a model file and a config disagree on, one line per field (classes by name)."""
+        out = []
+        for key in ("target", "imgsz", "strides", "classes"):
+            a, b = getattr(self, key), getattr(other, key)
+            same = a == b if isinstance(a, str) else tuple(a) == tuple(b)
+            if not same:
+                out.append(f"{key}: {a} vs {b}")
+        out += [f"preprocess.{d}" for d in self.preprocess.differences(other.preprocess)]
+        return out
+
+
+def effective_test_cfg(cfg, target) -> dict:
+    """The config's test_cfg, then the target's decode settings, then test_cfg keys the user set by option."""
+    base = dict(cfg.get("test_cfg") or {})
+    overrides = getattr(cfg, "overrides", frozenset())
+    mine = set(base) if "test_cfg" in overrides else {k.split(".", 1)[1] for k in overrides
+                                                       if k.startswith("test_cfg.")}
+    return {**base, **target.test_cfg, **{k: base[k] for k in mine if k in base}}
+
+
+def _hw(v) -> tuple[int, int]:
+    if not isinstance(v, (list, tuple)) or len(v) != 2:
+        raise ValueError(f"imgsz {v!r} must be [H, W]")
+    return _positive_int(v[0]), _positive_int(v[1])
+
+
+def _positive_int(v) -> int:
+    if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
+        raise ValueError(f"{v!r} is not a positive integer")
+    return v
+
+
+def check_options(dep: "Deployment", path: Path, cfg, num_classes: int | None) -> None:
+    """A model file knows its input size, classes, target and preprocessing; values the user typed
+    (`cfg.overrides`) must agree with it, and the dataset must have its class count. CheckpointError naming
+    both values otherwise (never a silent resize or relabel)."""
+    given = getattr(cfg, "overrides", frozenset())
+    problems = []
+    if num_classes is not None and dep.num_classes != num_classes:
+        problems.append(f"the dataset has {num_classes} classes, the model {dep.num_classes} {list(dep.classes)}")
+    if "num_classes" in given and cfg.num_classes != dep.num_classes:
+        problems.append(f"num_classes={cfg.num_classes} given, the model has {dep.num_classes}")
+    if "imgsz" in given and tuple(imgsz_of(cfg)) != tuple(dep.imgsz):
+        problems.append(f"imgsz={tuple(imgsz_of(cfg))} given, the model takes {dep.imgsz[0]}x{dep.imgsz[1]} "
+                        f"(use imgsz='({dep.imgsz[0]},{dep.imgsz[1]})' or drop it)")
+    if "target" in given and cfg.target != dep.target:
+        problems.append(f"target={cfg.target} given, the model was made for target={dep.target}")
+    if any(k == "preprocess" or k.startswith("preprocess.") for k in given):
+        problems += [f"preprocess.{d} (given vs model)" for d in preprocess_of(cfg).differences(dep.preprocess)]
+    if problems:
+        raise CheckpointError(f"{path} does not fit the options: " + "; ".join(problems))

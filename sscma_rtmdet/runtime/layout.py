@@ -1,0 +1,92 @@
+"""Output layouts of an exported detector, and the one conversion back to what our decoder reads.
+
+Per level (stride s, map H x W, C classes) the graph has a score and a box output:
+
+    'nchw'   score_sK (N, C, H, W) sigmoid scores;  box_sK (N, 4, H, W) l, t, r, b in pixels (times the stride)
+    'sscma'  score_sK (N, H*W, C') logits;          box_sK (N, H*W, 4) l, t, r, b in grid units with the
+             half cell folded in (+0.5, +0.5, -0.5, -0.5): SSCMA-Micro decodes anchors at (col + 0.5, row + 0.5)
+             where ours sit at (col, row); rows are row-major over (H, W).
+
+'sscma' with C == 4 would be ambiguous to the firmware (it tells boxes from scores by a last dimension of 4),
+so a fifth, padding score channel holding PAD_LOGIT is appended and the real logits are floored at
+CLASS_LOGIT_FLOOR: after int8 rounding the pad stays strictly below every class (it never wins the
+firmware's argmax, whose ties go to the last class) and below any threshold above sigmoid(-12) = 6e-6.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+from ..errors import CheckpointError
+from ..targets import HALF_CELL
+
+LAYOUTS = ("nchw", "sscma")
+PAD_LOGIT = -16.0
+CLASS_LOGIT_FLOOR = -12.0
+
+
+def check_layout(layout: str) -> str:
+    if layout not in LAYOUTS:
+        raise CheckpointError(f"output layout {layout!r} is unknown; expected one of {', '.join(LAYOUTS)}")
+    return layout
+
+
+def score_channels(num_classes: int, layout: str) -> int:
+    """Channels of a score output: the class count, plus the padding channel for a 4-class 'sscma' file."""
+    return num_classes + 1 if layout == "sscma" and num_classes == 4 else num_classes
+
+
+def output_shapes(layout: str, imgsz: Sequence[int], strides: Sequence[int], num_classes: int) -> dict:
+    """{output name: shape} for batch 1 (names as runtime.wrapper.output_names)."""
+    h, w = int(imgsz[0]), int(imgsz[1])
+    out = {}
+    for kind in ("score", "box"):
+        for s in strides:
+            c = score_channels(num_classes, layout) if kind == "score" else 4
+            out[f"{kind}_s{s}"] = [1, c, h // s, w // s] if layout == "nchw" else [1, (h // s) * (w // s), c]
+    return out
+
+
+def graph_outputs(cls_logits: list, box_values: list, layout: str) -> tuple:
+    """Torch: per-level logits (N, C, H, W) and the layout's box values (N, 4, H, W) (models.head.box_values)
+    -> the graph's outputs, all scores (stride order) then all boxes."""
+    import torch
+
+    check_layout(layout)
+    if layout == "nchw":
+        return tuple(c.sigmoid() for c in cls_logits) + tuple(box_values)
+
+    def rows(x):  # (N, C, H, W) -> (N, H*W, C), row-major over (H, W)
+        return x.flatten(2).transpose(1, 2)
+    scores = []
+    for c in cls_logits:
+        if c.shape[1] == 4:
+            floor = torch.full_like(c[:, :1], CLASS_LOGIT_FLOOR)
+            c = torch.cat([torch.maximum(c, floor), torch.full_like(c[:, :1], PAD_LOGIT)], dim=1)
+        scores.append(rows(c))
+    return tuple(scores) + tuple(rows(b) for b in box_values)
+
+
+def to_canonical(outputs: dict, strides: Sequence[int], layout: str, num_classes: int,
+                 input_hw: Sequence[int]) -> tuple[list[np.ndarray], list[np.ndarray], bool]:
+    """A file's outputs {name: array} -> (scores per level (N, C, H, W), pixel distances per level
+    (N, 4, H, W), scores_are_logits): what postprocess.decode_predictions reads, for any layout."""
+    check_layout(layout)
+    scores, boxes = [], []
+    for s in strides:
+        sc, bx = np.asarray(outputs[f"score_s{s}"]), np.asarray(outputs[f"box_s{s}"])
+        if layout == "nchw":
+            scores.append(sc)
+            boxes.append(bx)
+            continue
+        h, w = int(input_hw[0]) // s, int(input_hw[1]) // s
+        n = sc.shape[0]
+        if sc.shape[1] != h * w or bx.shape != (n, h * w, 4):
+            raise CheckpointError(f"output score_s{s}/box_s{s} have shapes {sc.shape}/{bx.shape}; a 'sscma' "
+                                  f"file at {input_hw[0]}x{input_hw[1]} has (N, {h * w}, C) and (N, {h * w}, 4)")
+        sc = sc[..., :num_classes]  # drop the padding channel
+        scores.append(np.ascontiguousarray(sc.reshape(n, h, w, num_classes).transpose(0, 3, 1, 2)))
+        pix = (bx - np.asarray(HALF_CELL, np.float32)) * np.float32(s)
+        boxes.append(np.ascontiguousarray(pix.reshape(n, h, w, 4).transpose(0, 3, 1, 2)))
+    return scores, boxes, layout == "sscma"

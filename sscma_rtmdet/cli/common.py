@@ -1,31 +1,58 @@
-"""Shared CLI plumbing: clean errors, --cfg-options parsing."""
+"""Shared CLI plumbing: one error style, the options every tool spells the same way, [CONFIG] MODEL
+arguments, and the run config of a command (a config file, or the model file's own)."""
 from __future__ import annotations
 
 import functools
 import sys
+from pathlib import Path
 
 import click
 
 from ..errors import UserError
 
+CONTEXT = {"help_option_names": ["-h", "--help"]}
+
 
 def friendly_errors(fn):
-    """Turn UserError into `error: ...` on stderr and exit code 2 (no traceback)."""
+    """`error: ...` on stderr and exit code 2 (no traceback) for user mistakes and environment faults."""
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         try:
             return fn(*args, **kwargs)
         except UserError as e:
-            click.echo(f"error: {e}", err=True)
-            sys.exit(2)
+            _fail(str(e))
+        except OSError as e:  # disk full, read-only folder, permission: the file and the reason
+            where = f" {e.filename}" if getattr(e, "filename", None) else ""
+            _fail(f"{e.strerror or type(e).__name__}{':' if where else ''}{where} ({type(e).__name__}); "
+                  "free space or choose a writable folder")
+        except KeyboardInterrupt:
+            click.echo("interrupted: files already written are complete (atomic writes); a training run "
+                       "continues with --resume", err=True)
+            sys.exit(130)
     return wrapper
+
+
+def _fail(message: str) -> None:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(2)
 
 
 cfg_options_option = click.option(
     "--cfg-options", "cfg_options", multiple=True, metavar="KEY=VALUE",
-    help="Override config values, e.g. num_classes=2 imgsz='(192,192)' model.head.share_conv=False. "
-         "Top-level names propagate into everything derived from them. Give several after one flag.")
-
+    help="Override config values, e.g. imgsz='(192,192)' model.head.share_conv=False. Top-level names "
+         "propagate into everything derived from them. Give several after one flag.")
+data_option = click.option(
+    "--data", type=click.Path(exists=True), default=None, metavar="ROOT",
+    help="Dataset: a Roboflow/COCO export folder (train/, valid/, test/ with _annotations.coco.json), a YOLO "
+         "dataset (data.yaml) or a Pascal VOC folder. Sets data_root and the split paths.")
+device_option = click.option(
+    "--device", default="auto", show_default=True,
+    help="'auto' (the GPU if there is one), 'cpu', 'cuda', 'cuda:N' or a GPU index N.")
+threads_option = click.option("--threads", type=click.IntRange(min=1), default=2, show_default=True,
+                              help="CPU threads (torch, ONNX Runtime, LiteRT).")
+progress_option = click.option("--no-progress", is_flag=True, help="No progress bars (log lines only).")
+verbose_option = click.option("--verbose", is_flag=True,
+                              help="Also show third-party output (pycocotools, TensorFlow).")
 
 MULTI_VALUE = ("--cfg-options", "--format")
 
@@ -53,3 +80,53 @@ def expand_cfg_options(argv: list[str]) -> list[str]:
         out.append(tok)
         i += 1
     return out
+
+
+def config_and_model(args: tuple[str, ...], what: str = "MODEL") -> tuple[str | None, str]:
+    """`[CONFIG] MODEL` positional arguments -> (config or None, model)."""
+    if len(args) == 1:
+        return None, args[0]
+    if len(args) == 2 and args[0].endswith(".py"):
+        return args[0], args[1]
+    raise UserError(f"expected [CONFIG.py] {what}, got {' '.join(args) or 'nothing'}")
+
+
+def run_config(config: str | None, cfg_options, model: Path | None = None, data: str | None = None, log=None):
+    """The config a command runs with: CONFIG with --cfg-options, or (no CONFIG) the config stored in the
+    model file (a checkpoint, or an export's source checkpoint), else the packaged base config; --data
+    sets the dataset names (DATASET_KEYS), the options win over everything."""
+    from ..config import Config, load_config
+    from ..config.options import apply_overrides, parse_cfg_options
+    from ..data.sources import DATASET_KEYS, dataset_options
+
+    options = parse_cfg_options(list(cfg_options or ()))
+    if data:
+        clash = sorted(k for k in DATASET_KEYS if k in options)
+        if clash:
+            raise UserError(f"--data and --cfg-options {', '.join(clash)} both name the dataset; give one")
+        options = {**dataset_options(data, log), **options}
+    if config:
+        return load_config(config, options)
+    stored = model_config(model) if model is not None else None
+    if stored is None:
+        return load_config("configs/_base_/rtmdet_base.py", options)
+    return apply_overrides(Config(stored, filename=None), options)
+
+
+def model_config(model: Path):
+    """The training config (as data) a model file carries, or None: a checkpoint's own, or for an export
+    the checkpoint named in its sidecar when that file still exists."""
+    from ..runtime.checkpoint import is_ours, load_checkpoint_file, stored_config
+    from ..runtime.metadata import read_metadata
+
+    path = Path(model)
+    if path.suffix.lower() not in (".pth", ".pt"):
+        try:
+            source = read_metadata(path).get("source_checkpoint")
+        except UserError:
+            return None
+        if not source or not Path(source).is_file():
+            return None
+        path = Path(source)
+    ckpt = load_checkpoint_file(path)
+    return stored_config(ckpt, path, required=False) if is_ours(ckpt) else None

@@ -1,55 +1,63 @@
-"""tools/export.py: checkpoint -> ONNX / TFLite float32, float16, int8 / Vela (Ethos-U55)."""
+"""tools/export.py: checkpoint -> ONNX / TFLite float32, float16, int8 / Vela (Ethos-U55), checked."""
 from __future__ import annotations
 
 import click
 
-from .common import cfg_options_option, friendly_errors
+from .common import CONTEXT, cfg_options_option, config_and_model, data_option, friendly_errors
 
 
-@click.command(context_settings={"help_option_names": ["-h", "--help"]})
-@click.argument("config", type=click.Path(dir_okay=False))
-@click.argument("checkpoint", type=click.Path(dir_okay=False))
+@click.command(context_settings=CONTEXT)
+@click.argument("args", nargs=-1, required=True, metavar="[CONFIG] CHECKPOINT")
+@data_option
 @cfg_options_option
 @click.option("--imgsz", nargs=2, type=click.IntRange(min=32), metavar="H W",
-              help="Input size (multiples of 32) [default: the config's imgsz].")
+              help="Input size (multiples of 32) [default: the size the checkpoint was trained at].")
 @click.option("--format", "formats", multiple=True, default=("onnx", "tflite"), show_default=True,
               metavar="FMT", help="onnx, tflite (float32+float16+int8) and/or vela (int8 compiled for "
               "Ethos-U55-64, Grove Vision AI V2); several may follow one flag.")
+@click.option("--layout", type=click.Choice(["sscma", "nchw"]), default=None,
+              help="Output layout [default: the checkpoint's target: sscma for sscma-micro (the firmware's "
+                   "[1, H*W, C] logits and grid-unit boxes), nchw for generic (per-level maps)].")
+@click.option("--board", default=None, metavar="NAME",
+              help="grove_vision_ai_v2 or xiao_esp32s3: fail the export when the file does not fit it "
+                   "(tensor arena, flash) [default: Grove Vision AI V2 with vela; a report for each board].")
 @click.option("--out-dir", type=click.Path(file_okay=False), help="[default: next to the checkpoint]")
 @click.option("--calib-images", type=click.Path(exists=True, file_okay=False),
-              help="Folder of calibration images (recursive) [default: the config's training images].")
+              help="Folder of calibration images (recursive) [default: the training images].")
 @click.option("--calib-num", type=click.IntRange(min=1), default=200, show_default=True,
               help="Number of calibration images for int8.")
 @click.option("--no-fold-normalization", is_flag=True,
-              help="Keep (x-mean)/std outside the graph (input is normalised float); default folds it in so "
-                   "the int8 model takes raw pixels.")
+              help="Keep (x-mean)/std outside the graph (input is normalised float in the training colour "
+                   "order); default folds it in so the int8 model takes raw pixels (pixel - 128).")
 @click.option("--no-verify", is_flag=True,
               help="Skip every accuracy check (each TFLite file against ONNX, every file against torch, the "
                    "constant/saturated-output checks); an int8 file that is not fully integer is then a warning. "
                    "Evaluate the files with tools/test.py instead.")
 @click.option("--allow-arch-mismatch", is_flag=True,
-              help="Load a checkpoint trained with another architecture (activation, widths, head options) "
-                   "than the config's; the default refuses it.")
+              help="Load a checkpoint trained with another architecture than CONFIG's; the default refuses it.")
 @friendly_errors
-def main(config, checkpoint, cfg_options, imgsz, formats, out_dir, calib_images, calib_num,
+def main(args, data, cfg_options, imgsz, formats, layout, board, out_dir, calib_images, calib_num,
          no_fold_normalization, no_verify, allow_arch_mismatch):
-    """Export CHECKPOINT (trained with CONFIG) for deployment.
+    """Export CHECKPOINT for deployment; CONFIG and --cfg-options are optional checks.
 
     From work_dirs/x/epoch_50.pth it writes epoch_50.onnx, epoch_50_float32.tflite, epoch_50_float16.tflite,
     epoch_50_int8.tflite (full integer) and with vela epoch_50_int8_vela.tflite, each with a .json sidecar
-    (input size/layout, colour order, mean/std, letterbox, strides, output names, classes, quantization).
-    Outputs are per level: score_s8/16/32 (sigmoid) and box_s8/16/32 (l,t,r,b * stride). Every file is then
-    checked against the torch model; a broken one (e.g. saturated int8 scores) fails the export.
+    (the deployment record: input size, resize, colour order, classes, decode; layout; quantization).
+    A checkpoint trained for target sscma-micro (the nano configs) gives files Seeed's SSCMA-Micro firmware
+    runs: RGB input, int8 pixel - 128, six [1, H*W, C] outputs (logits, grid-unit boxes). Every file is then
+    checked against the torch model, and the int8 / Vela file against the board's memory.
     """
     from pathlib import Path
 
-    from ..config import load_config
     from ..export.pipeline import ExportRequest, export_checkpoint
     from ..runtime.torch_model import resolve_model_path
+    from .common import run_config
 
-    cfg = load_config(config, list(cfg_options))
-    req = ExportRequest(checkpoint=resolve_model_path(checkpoint, config), formats=tuple(formats),
-                        imgsz=tuple(imgsz) if imgsz else None, out_dir=Path(out_dir) if out_dir else None,
+    config, checkpoint = config_and_model(args, "CHECKPOINT")
+    ckpt = resolve_model_path(checkpoint, config)
+    cfg = run_config(config, cfg_options, ckpt, data, log=click.echo) if (config or data or cfg_options) else None
+    req = ExportRequest(checkpoint=ckpt, formats=tuple(formats), imgsz=tuple(imgsz) if imgsz else None,
+                        layout=layout, board=board, out_dir=Path(out_dir) if out_dir else None,
                         calib_images=Path(calib_images) if calib_images else None, calib_num=calib_num,
                         fold_normalization=not no_fold_normalization, verify=not no_verify, log=click.echo,
                         allow_arch_mismatch=allow_arch_mismatch)

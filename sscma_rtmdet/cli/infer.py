@@ -5,43 +5,50 @@ from pathlib import Path
 
 import click
 
-from .common import friendly_errors
+from ..data.formats.common import IMAGE_EXTS
+from .common import CONTEXT, device_option, friendly_errors, progress_option, threads_option
 
-IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
 VIDEO_EXTS = {".mp4", ".avi", ".mov", ".mkv", ".webm"}
 
 
-@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.command(context_settings=CONTEXT)
 @click.argument("model", type=click.Path(exists=True, dir_okay=False))
 @click.argument("source", type=click.Path(exists=True))
 @click.option("--out-dir", type=click.Path(file_okay=False), required=True, help="Where drawn results go.")
 @click.option("--score-thr", type=click.FloatRange(0, 1), default=0.3, show_default=True)
-@click.option("--iou-thr", type=click.FloatRange(0, 1), default=0.65, show_default=True, help="NMS IoU.")
-@click.option("--device", default="cpu", show_default=True, help="torch device for .pth models.")
-@click.option("--threads", type=click.IntRange(min=1), default=2, show_default=True)
-@click.option("--no-progress", is_flag=True)
+@click.option("--iou-thr", type=click.FloatRange(0, 1), default=None,
+              help="NMS IoU [default: the model's own: 0.45 for SSCMA-Micro files, as the firmware].")
+@click.option("--runtime", type=click.Choice(["litert", "tflm"]), default="litert", show_default=True,
+              help="For .tflite: LiteRT with XNNPACK, or TFLite Micro's kernels (what an MCU runs).")
+@device_option
+@threads_option
+@progress_option
 @click.option("--config", type=click.Path(exists=True, dir_okay=False),
               help="Only for a .pth written by an older version (config stored as text, which is never "
                    "executed): the training config to build its model from.")
 @friendly_errors
-def main(model, source, out_dir, score_thr, iou_thr, device, threads, no_progress, config):
+def main(model, source, out_dir, score_thr, iou_thr, runtime, device, threads, no_progress, config):
     """Detect objects with MODEL in SOURCE (image, folder of images, or video) and save drawings.
 
-    Input size, colour order, normalisation and class names come from the checkpoint or the export's
-    .json sidecar. Prints one line per image: file, count and the detections.
+    Input size, resize, colour order, normalisation, decode and class names come from the checkpoint or
+    the export's .json sidecar. Prints one line per image: file, count and the detections. Drawings keep
+    the source's relative path and name (x.bmp -> x.bmp.jpg), and never go into the source folder.
     """
     from ..errors import UserError
     from ..inference.detector import Detector
+    from ..utils.device import resolve_device
+    from ..utils.safety import check_writable, refuse_overwrite
 
-    det = Detector(model, device=device, threads=threads, score_thr=score_thr, iou_threshold=iou_thr,
-                   config=config)
     src, out = Path(source), Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    refuse_overwrite(out, "--out-dir", inputs=[model, src], folders=[src] if src.is_dir() else [])
+    check_writable(out, "--out-dir")
+    det = Detector(model, device=resolve_device(device), threads=threads, score_thr=score_thr,
+                   iou_threshold=iou_thr, config=config, runtime=runtime)
     if src.is_dir():
         files = sorted(p for p in src.rglob("*") if p.suffix.lower() in IMAGE_EXTS)
         if not files:
             raise UserError(f"no images ({', '.join(sorted(IMAGE_EXTS))}) found under {src}")
-        _images(det, files, out, no_progress)
+        _images(det, files, out, no_progress, root=src)
     elif src.suffix.lower() in VIDEO_EXTS:
         _video(det, src, out, no_progress)
     elif src.suffix.lower() in IMAGE_EXTS:
@@ -56,27 +63,29 @@ def _describe(res) -> str:
                      for n, s, b in zip(res.names, res.scores, res.boxes))
 
 
-def _images(det, files, out, no_progress) -> None:
+def _images(det, files, out, no_progress, root=None) -> None:
     """Draw detections for every readable image; UserError when none of `files` could be read."""
     import cv2
-    from tqdm import tqdm
 
     from ..data.checks import read_image
     from ..errors import UserError
     from ..utils.fileio import atomic_write
+    from ..utils.progress import progress_bar
+    from ..utils.safety import output_name
     from ..visualize import draw_detections
 
     skipped = []
-    for f in tqdm(files, disable=no_progress or len(files) == 1, desc="infer"):
+    for f in progress_bar(files, desc="infer", enabled=not no_progress and len(files) > 1):
         img = read_image(str(f))
         if img is None:
             click.echo(f"skipped {f}: unreadable image", err=True)
             skipped.append(f)
             continue
         res = det(img)
-        with atomic_write(out / f"{f.stem}.jpg") as tmp:
-            cv2.imwrite(str(tmp), draw_detections(img, res.boxes, res.scores, res.labels, det.classes, 0.0))
-        tqdm.write(f"{f.name}: {len(res)} detections{': ' if len(res) else ''}{_describe(res)}")
+        with atomic_write(out / output_name(f, root)) as tmp:
+            if not cv2.imwrite(str(tmp), draw_detections(img, res.boxes, res.scores, res.labels, det.classes, 0.0)):
+                raise UserError(f"could not write {out / output_name(f, root)} (cv2.imwrite failed)")
+        click.echo(f"{f.name}: {len(res)} detections{': ' if len(res) else ''}{_describe(res)}")
     if len(skipped) == len(files):
         raise UserError(f"no readable image: {', '.join(str(f) for f in skipped[:5])}"
                         f"{' ...' if len(skipped) > 5 else ''} (missing, truncated or not an image)")
@@ -96,7 +105,7 @@ def _video(det, src, out, no_progress) -> None:
     fps = cap.get(cv2.CAP_PROP_FPS) or 25.0
     w, h = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
     total = int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) or None
-    with atomic_write(out / f"{src.stem}.mp4") as tmp:
+    with atomic_write(out / output_name(src, None, ".mp4")) as tmp:
         writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"mp4v"), fps, (w, h))
         frames = 0
         with tqdm(total=total, disable=no_progress, desc=src.name) as bar:
@@ -110,4 +119,4 @@ def _video(det, src, out, no_progress) -> None:
                 bar.update()
         writer.release()
     cap.release()
-    click.echo(f"{src.name}: {frames} frames -> {out / (src.stem + '.mp4')}")
+    click.echo(f"{src.name}: {frames} frames -> {out / output_name(src, None, '.mp4')}")

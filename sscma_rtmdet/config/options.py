@@ -180,3 +180,18 @@ def check_overrides(overrides: dict[str, Any], reference: dict, filename: str) -
         except _Mismatch as err:
             raise _type_error(key, val, err) from None
     return checked
+
+
+def apply_overrides(cfg, overrides: dict[str, Any]):
+    """Set checked `overrides` (top-level or dotted) directly on a loaded Config (e.g. one stored in a model
+    file, whose derived values are plain copies: builders read the primary names). Returns cfg with
+    `cfg.overrides` extended."""
+    checked = check_overrides(dict(overrides), cfg, cfg.filename or "the model's stored config")
+    for key, value in checked.items():
+        parts = split_key(key)
+        cur = cfg
+        for part in parts[:-1]:
+            cur = cur[part]
+        cur[parts[-1]] = value
+    cfg.overrides = frozenset(cfg.overrides) | frozenset(checked)
+    return cfg

@@ -18,6 +18,7 @@ from ..data.pipeline import build_pipeline
 from ..errors import UserError
 from ..evaluation.evaluate import evaluate
 from ..models import build_model
+from ..utils.device import resolve_device
 from ..runtime import checkpoint as ckpt_io
 from ..runtime.deployment import Deployment
 from .dist import DistInfo, barrier, cleanup, init_distributed
@@ -51,7 +52,7 @@ class TrainOptions:
 class Trainer:
     def __init__(self, cfg: Config, opts: TrainOptions):
         self.cfg, self.opts = cfg, opts
-        self.device = opts.device if opts.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
+        self.device = resolve_device(opts.device)
         self.dist: DistInfo = init_distributed(self.device)
         if self.device == "cuda":
             self.device = f"cuda:{self.dist.local_rank}"

@@ -129,6 +129,7 @@ def evaluate_coco(coco_gt, detections: Sequence[Mapping], classwise: bool = True
     precisions = ev.eval["precision"]  # (iou, recall, cls, area, maxDets)
     per_class = [(n, _class_ap(precisions, k), _class_ap(precisions, k, iou=0)) for k, n in enumerate(names)]
     res = _result(ev.stats, per_class)
+    res["coco_eval"] = ev  # for PR curves (reports.plots.pr_curves)
     log(f"bbox_mAP_copypaste: {res['copypaste']}")
     if classwise:
         log(format_class_table(per_class))

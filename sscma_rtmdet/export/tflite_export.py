@@ -125,12 +125,17 @@ FOREGROUND_SCORE = 0.05
 
 
 def object_mask(ref: dict, name: str) -> np.ndarray | None:
-    """For a `box_sK` output (N,4,H,W): True where `score_sK` of `ref` peaks at >= FOREGROUND_SCORE;
-    None for other outputs."""
+    """For a `box_sK` output: True where `score_sK` of `ref` peaks at >= FOREGROUND_SCORE (sigmoid scores
+    (N,C,H,W) of layout 'nchw', or logits (N,H*W,C) of 'sscma'); None for other outputs."""
     partner = name.replace("box_", "score_", 1)
     if not name.startswith("box_") or partner not in ref:
         return None
-    return np.broadcast_to(ref[partner].max(axis=1, keepdims=True) >= FOREGROUND_SCORE, ref[name].shape)
+    scores = ref[partner]
+    if scores.ndim == 3:  # 'sscma': (N, H*W, C) logits
+        peak = scores.max(axis=2, keepdims=True) >= np.log(FOREGROUND_SCORE / (1 - FOREGROUND_SCORE))
+    else:
+        peak = scores.max(axis=1, keepdims=True) >= FOREGROUND_SCORE
+    return np.broadcast_to(peak, ref[name].shape)
 
 
 def relative_errors(ref: dict, got: dict, qparams: dict, stats: Iterable[str] = ("max",),

@@ -18,12 +18,11 @@ from pathlib import Path
 
 import numpy as np
 
-from ..data.preprocess import Preprocess
 from ..errors import CheckpointError, UserError
 from .deployment import Deployment
 from .layout import output_shapes, to_canonical
 from .metadata import ONNX_PROPS_KEY, build_metadata, deployment_of, read_metadata, sidecar_path, validate_metadata
-from .torch_model import model_from_checkpoint
+from .torch_model import load_model
 from .validate import check_onnx, check_tflite
 from .wrapper import ExportWrapper
 
@@ -235,7 +234,7 @@ def _checkpoint_backend(path: Path, threads: int) -> "TorchBackend":
     import torch
 
     torch.set_num_threads(threads)
-    model, meta = model_from_checkpoint(path, "cpu")
+    model, meta = load_model(path, "cpu")
     return TorchBackend(model, Deployment.from_dict(meta["deployment"], str(path)))
 
 

@@ -57,8 +57,9 @@ def graph_outputs(cls_logits: list, box_values: list, layout: str) -> tuple:
     if layout == "nchw":
         return tuple(c.sigmoid() for c in cls_logits) + tuple(box_values)
 
-    def rows(x):  # (N, C, H, W) -> (N, H*W, C), row-major over (H, W)
-        return x.flatten(2).transpose(1, 2)
+    def rows(x):  # (N, C, H, W) -> (N, H*W, C), row-major over (H, W); onnx2tf maps the NHWC permute to none
+        n, c, h, w = x.shape
+        return x.permute(0, 2, 3, 1).reshape(n, h * w, c)
     scores = []
     for c in cls_logits:
         if c.shape[1] == 4:

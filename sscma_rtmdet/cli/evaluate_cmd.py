@@ -1,0 +1,87 @@
+"""The work behind tools/test.py: evaluate, then write what was asked (detections, drawings, plots)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from ..utils.safety import check_writable, output_name, refuse_overwrite
+
+
+def run_test(config, model, data, cfg_options, *, split="val", runtime="litert", out_json=None, show_dir=None,
+             show_score_thr=0.3, plots_dir=None, batch_size=None, threads=2, device="auto", progress=True,
+             verbose=False, allow_arch_mismatch=False) -> dict:
+    import torch
+
+    from ..data.build import build_coco, dataset_paths
+    from ..evaluation.coco_eval import detections_to_coco, save_detections_json
+    from ..evaluation.evaluate import evaluate
+    from ..runtime.torch_model import resolve_model_path
+    from ..utils.device import resolve_device
+    from .common import run_config
+
+    torch.set_num_threads(threads)
+    path = resolve_model_path(model, config)
+    cfg = run_config(config, cfg_options, path, data, log=click.echo)
+    coco = build_coco(cfg, split)
+    root, ann, prefix = dataset_paths(cfg, split)
+    protected = dict(inputs=[Path(root) / ann, path], folders=[Path(root) / prefix])
+    for option, out in (("--out", out_json), ("--show-dir", show_dir), ("--plots", plots_dir)):
+        if out:
+            refuse_overwrite(out, option, **protected)
+            check_writable(Path(out).parent if option == "--out" else out, option)
+    res = evaluate(cfg, path, coco, device=resolve_device(device), threads=threads, batch_size=batch_size,
+                   progress=progress, log=click.echo if verbose else _summary_log(click.echo), runtime=runtime,
+                   allow_arch_mismatch=allow_arch_mismatch)
+    results, metas, classes = res["results"], res["metas"], res["model_classes"]
+    dep = res["deployment"]
+    if list(classes) != list(coco.classes):
+        click.echo(f"warning: {path.name} was trained on classes {list(classes)}, the dataset has "
+                   f"{list(coco.classes)} (same count: scored by index)", err=True)
+    decode = "SSCMA-Micro's decode (one class per anchor, its NMS)" if dep.test_cfg.get("nms") == "sscma" \
+        else "mmdetection's decode"
+    click.echo(f"{path.name}: {len(results)} images, {res['images_per_second']:.1f} images/s (model + decode, "
+               f"batch {res['batch_size']}, {threads} threads{', TFLite Micro' if runtime == 'tflm' else ''}); "
+               f"{dep.preprocess.resize} {dep.imgsz[0]}x{dep.imgsz[1]}, {decode}, IoU "
+               f"{res['test_cfg']['iou_threshold']}")
+    if out_json:
+        save_detections_json(detections_to_coco(results, metas, coco.label2cat), out_json)
+        click.echo(f"detections saved to {out_json}")
+    if show_dir:
+        _draw_all(results, metas, coco, Path(show_dir), show_score_thr)
+        click.echo(f"drawings saved to {show_dir}/")
+    if plots_dir:
+        from ..reports.evaluation_plots import write_evaluation_plots
+        for p in write_evaluation_plots(res, coco, Path(plots_dir)):
+            click.echo(f"plot: {p}")
+    return res
+
+
+def _summary_log(echo):
+    """pycocotools' 12-line summary and our tables, without the loader chatter lines."""
+    def log(msg: str) -> None:
+        lines = [ln for ln in str(msg).splitlines()
+                 if not ln.startswith(("Loading and preparing", "DONE (t=", "creating index", "index created",
+                                       "Running per image", "Evaluate annotation type", "Accumulating"))]
+        if lines:
+            echo("\n".join(lines))
+    return log
+
+
+def _draw_all(results, metas, coco, out_dir: Path, score_thr: float) -> None:
+    import cv2
+
+    from ..errors import UserError
+    from ..utils.fileio import atomic_write
+    from ..visualize import draw_detections
+
+    by_id = {img_id: i for i, img_id in enumerate(coco.img_ids)}
+    img_dir = Path(coco.img_dir)
+    for res, meta in zip(results, metas):
+        i = by_id[meta["img_id"]]
+        drawn = draw_detections(coco.load_image(i), res["boxes"], res["scores"], res["labels"], list(coco.classes),
+                                score_thr)
+        target = out_dir / output_name(Path(coco.image_path(i)), img_dir)
+        with atomic_write(target) as tmp:
+            if not cv2.imwrite(str(tmp), drawn):
+                raise UserError(f"could not write {target} (cv2.imwrite failed)")

@@ -10,6 +10,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 CONFIGS = REPO / "configs"
 NANO = CONFIGS / "rtmdet_nano_8xb32_300e_coco.py"
+OVERFIT_SEED = 12  # the demo generator's seed of the overfit fixtures (conftest.OVERFIT)
 
 
 def shared_dir() -> Path:

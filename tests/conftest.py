@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from _shared import CONFIGS, NANO, REPO, demo_options
+from _shared import CONFIGS, NANO, OVERFIT_SEED, REPO, demo_options
 
 
 @pytest.fixture(scope="session")
@@ -56,10 +56,10 @@ def tiny_run_scratch(tmp_path_factory):
 # From the shipped glyph weights (the config's load_from; the class heads start fresh): 100 epochs reach
 # AP 1.0 on both nanos (SiLU 160x160: 0.75 at epoch 40; ReLU 160x224: 0.94 at 50) where random init needed
 # 300 epochs for 0.84-0.89 and ended ISA-dependent.
-OVERFIT = dict(num_train=4, seed=12, imgsz=(160, 160), epochs=100, lr=0.004)
+OVERFIT = dict(num_train=4, seed=OVERFIT_SEED, imgsz=(160, 160), epochs=100, lr=0.004)
 
 
-def _overfit(tmp_path_factory, config, imgsz):
+def _overfit(tmp_path_factory, config, imgsz, extra=()):
     """nano trained on 4 demo images (val = the same images, plain letterbox pipeline, no mosaic), starting
     from the config's shipped pretrained weights."""
     import torch
@@ -77,7 +77,7 @@ def _overfit(tmp_path_factory, config, imgsz):
                f"imgsz=({h},{w})", f"max_epochs={ep}", f"stage2_num_epochs={ep}", f"val_interval={ep}",
                f"batch_size={OVERFIT['num_train']}", "num_workers=0", "warmup_iters=5",
                f"base_lr={OVERFIT['lr']}", "log_interval=100", f"save_interval={ep}",
-               f"train_pipeline_stage2=[{{'type': 'LetterResize', 'size': ({h}, {w}), 'pad_val': 114}}]"]
+               f"train_pipeline_stage2=[{{'type': 'LetterResize', 'size': ({h}, {w}), 'pad_val': 114}}]", *extra]
     work_dir = root / "work_dir"
     threads = torch.get_num_threads()
     torch.set_num_threads(2)
@@ -96,5 +96,7 @@ def overfit_run(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def overfit_run_relu_nonsquare(tmp_path_factory):
-    """The ReLU nano (NPU config) at a non-square input, 160x224."""
-    return _overfit(tmp_path_factory, CONFIGS / "rtmdet_nano_8xb32_300e_coco_relu.py", (160, 224))
+    """The ReLU nano (NPU config) at a non-square input, 160x224: target generic (letterbox, per-level
+    layout; SSCMA-Micro takes square inputs only)."""
+    return _overfit(tmp_path_factory, CONFIGS / "rtmdet_nano_8xb32_300e_coco_relu.py", (160, 224),
+                    ["target=generic"])

@@ -40,16 +40,17 @@ def main(config, cfg_options, out_dir, num, stage, seed):
     import cv2
 
     from ..config import load_config
-    from ..data.coco import CocoDetection
+    from ..data.build import build_coco, imgsz_of, preprocess_of
     from ..data.loader import TrainDataset
     from ..data.pipeline import build_pipeline
     from ..utils.fileio import atomic_write_bytes
 
     cfg = load_config(config, list(cfg_options))
-    ds_cfg = cfg.train_dataloader.dataset
-    coco = CocoDetection(ds_cfg.data_root, ds_cfg.ann_file, ds_cfg.img_prefix, num_classes=cfg.num_classes)
-    stage2 = build_pipeline(cfg.train_pipeline_stage2, "train_pipeline_stage2")
-    dataset = TrainDataset(coco, build_pipeline(ds_cfg.pipeline), stage2, seed=seed)
+    coco = build_coco(cfg, "train")
+    pre = preprocess_of(cfg)
+    stage2 = build_pipeline(cfg.train_pipeline_stage2, "train_pipeline_stage2", pre.pad_value)
+    dataset = TrainDataset(coco, build_pipeline(cfg.train_pipeline, "train_pipeline", pre.pad_value), stage2,
+                           seed=seed, stretch_to=imgsz_of(cfg) if pre.resize == "stretch" else None)
     dataset.set_epoch(0, use_stage2=stage == "2")
     os.makedirs(out_dir, exist_ok=True)
     for i in range(min(num, len(dataset))):

@@ -14,7 +14,7 @@ def run_test(config, model, data, cfg_options, *, split="val", runtime="litert",
     import torch
 
     from ..data.build import build_coco, dataset_paths
-    from ..evaluation.coco_eval import detections_to_coco, save_detections_json
+    from ..evaluation.coco_eval import detections_to_coco, save_detections_json, summary_only
     from ..evaluation.evaluate import evaluate
     from ..runtime.torch_model import resolve_model_path
     from ..utils.device import resolve_device
@@ -31,7 +31,7 @@ def run_test(config, model, data, cfg_options, *, split="val", runtime="litert",
             refuse_overwrite(out, option, **protected)
             check_writable(Path(out).parent if option == "--out" else out, option)
     res = evaluate(cfg, path, coco, device=resolve_device(device), threads=threads, batch_size=batch_size,
-                   progress=progress, log=click.echo if verbose else _summary_log(click.echo), runtime=runtime,
+                   progress=progress, log=click.echo if verbose else summary_only(click.echo), runtime=runtime,
                    allow_arch_mismatch=allow_arch_mismatch)
     results, metas, classes = res["results"], res["metas"], res["model_classes"]
     dep = res["deployment"]
@@ -55,17 +55,6 @@ def run_test(config, model, data, cfg_options, *, split="val", runtime="litert",
         for p in write_evaluation_plots(res, coco, Path(plots_dir)):
             click.echo(f"plot: {p}")
     return res
-
-
-def _summary_log(echo):
-    """pycocotools' 12-line summary and our tables, without the loader chatter lines."""
-    def log(msg: str) -> None:
-        lines = [ln for ln in str(msg).splitlines()
-                 if not ln.startswith(("Loading and preparing", "DONE (t=", "creating index", "index created",
-                                       "Running per image", "Evaluate annotation type", "Accumulating"))]
-        if lines:
-            echo("\n".join(lines))
-    return log
 
 
 def _draw_all(results, metas, coco, out_dir: Path, score_thr: float) -> None:

@@ -97,6 +97,7 @@ def _video(det, src, out, no_progress) -> None:
 
     from ..errors import UserError
     from ..utils.fileio import atomic_write
+    from ..utils.safety import output_name
     from ..visualize import draw_detections
 
     cap = cv2.VideoCapture(str(src))

@@ -3,27 +3,38 @@ from __future__ import annotations
 
 import click
 
-from .common import cfg_options_option, friendly_errors
+from .common import (CONTEXT, cfg_options_option, data_option, device_option, friendly_errors, progress_option,
+                     verbose_option)
 
 
-@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.command(context_settings=CONTEXT)
 @click.argument("config", type=click.Path(dir_okay=False))
+@data_option
 @cfg_options_option
 @click.option("--work-dir", type=click.Path(file_okay=False),
               help="Where checkpoints, logs and the resolved config go [default: work_dirs/<config name>].")
 @click.option("--resume", "resume", is_flag=False, flag_value="auto", default=None, metavar="[CKPT]",
               help="Continue a run exactly: give a checkpoint, or no value to take the latest in the work dir.")
+@click.option("--exist-ok", is_flag=True, help="Train into a work dir that holds another run (its files are "
+              "replaced); without it such a work dir is refused.")
+@click.option("--save-resume-state", is_flag=True,
+              help="Keep the optimizer/EMA/RNG state in every epoch_N.pth (4x larger); by default only last.pth "
+                   "and the final epoch_N.pth can be resumed from.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed for data order, augmentation, init.")
-@click.option("--device", default="auto", show_default=True, help="'auto', 'cpu', 'cuda' or 'cuda:N'.")
-@click.option("--no-amp", is_flag=True, help="Disable mixed precision on CUDA.")
-@click.option("--no-progress", is_flag=True, help="No progress bar (log lines only).")
+@device_option
+@click.option("--no-amp", is_flag=True, help="Disable mixed precision on CUDA (on by default there).")
+@progress_option
+@verbose_option
 @click.option("--allow-arch-mismatch", is_flag=True,
               help="load_from / --resume a checkpoint trained with another architecture (activation, widths, head options) "
                    "than the config's; the default refuses it.")
 @friendly_errors
-def main(config, cfg_options, work_dir, resume, seed, device, no_amp, no_progress, allow_arch_mismatch):
-    """Train CONFIG. Writes epoch_N.pth, last.pth, best_coco_bbox_mAP_epoch_N.pth, the resolved config,
-    a text log and TensorBoard scalars (tf_logs/) into the work dir.
+def main(config, data, cfg_options, work_dir, resume, exist_ok, save_resume_state, seed, device, no_amp, no_progress,
+         verbose, allow_arch_mismatch):
+    """Train CONFIG on a dataset (--data ROOT, or the paths in --cfg-options). Writes best.pth, last.pth,
+    epoch_N.pth, results.csv, plots/ (curves, PR curve, confusion matrix, validation pictures), the resolved
+    config, a text log and TensorBoard scalars (tf_logs/) into the work dir. The class count is the
+    dataset's.
 
     \b
     Example (the SSCMA tutorial):
@@ -34,12 +45,13 @@ def main(config, cfg_options, work_dir, resume, seed, device, no_amp, no_progres
     """
     from pathlib import Path
 
-    from ..config import load_config
     from ..config.dump import default_work_dir
     from ..engine.trainer import Trainer, TrainOptions
+    from .common import run_config
 
-    cfg = load_config(config, list(cfg_options))
+    cfg = run_config(config, cfg_options, data=data, log=click.echo)
     opts = TrainOptions(work_dir=Path(work_dir or default_work_dir(config)), config_path=config, seed=seed,
                         resume=resume, device=device, amp=not no_amp, progress=not no_progress,
-                        allow_arch_mismatch=allow_arch_mismatch)
+                        allow_arch_mismatch=allow_arch_mismatch, exist_ok=exist_ok,
+                        save_resume_state=save_resume_state, verbose=verbose)
     Trainer(cfg, opts).train()

@@ -84,7 +84,10 @@ def default_work_dir(config_path: str) -> str:
 
 
 def _places(obj: Any, value: Any, prefix: str = "") -> list[str]:
-    """Dotted paths inside dicts/lists of `obj` whose value equals `value` (same type)."""
+    """Dotted paths inside dicts/lists of `obj` whose value equals `value` (same type; a tuple like imgsz
+    matches as a whole)."""
+    if prefix and type(obj) is type(value) and obj == value:
+        return [prefix]
     if isinstance(obj, dict):
         items = [(f"{prefix}.{k}" if prefix else str(k), v) for k, v in obj.items()]
     elif isinstance(obj, (list, tuple)):

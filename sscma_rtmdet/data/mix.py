@@ -11,6 +11,7 @@ from typing import Sequence
 
 import numpy as np
 
+from .preprocess import DEFAULT_PAD_VALUE
 from .transforms import _pad_value, _with, as_hw, clip_and_filter, resize_img
 
 
@@ -40,7 +41,7 @@ class CachedMosaic:
     more than 4 samples (or with probability 1 - prob) the sample passes through unchanged.
     """
 
-    def __init__(self, img_scale, center_ratio_range: Sequence[float] = (0.5, 1.5), pad_val: float = 114.0,
+    def __init__(self, img_scale, center_ratio_range: Sequence[float] = (0.5, 1.5), pad_val: float = DEFAULT_PAD_VALUE,
                  prob: float = 1.0, max_cached_images: int = 40, random_pop: bool = False):
         self.img_hw = as_hw(img_scale, "img_scale")
         self.center_ratio_range = tuple(float(v) for v in center_ratio_range)
@@ -102,7 +103,7 @@ class CachedMixUp:
     """
 
     def __init__(self, img_scale, ratio_range: Sequence[float] = (0.5, 1.5), flip_ratio: float = 0.5,
-                 pad_val: float = 114.0, max_iters: int = 15, max_cached_images: int = 20,
+                 pad_val: float = DEFAULT_PAD_VALUE, max_iters: int = 15, max_cached_images: int = 20,
                  random_pop: bool = False, prob: float = 1.0):
         self.img_hw = as_hw(img_scale, "img_scale")
         self.ratio_range = tuple(float(v) for v in ratio_range)

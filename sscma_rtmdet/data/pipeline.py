@@ -12,6 +12,7 @@ import numpy as np
 
 from ..errors import ConfigError
 from .mix import CachedMixUp, CachedMosaic
+from .preprocess import DEFAULT_PAD_VALUE
 from .transforms import LetterResize, Pad, RandomCrop, RandomFlip, RandomResize, YOLOXHSVRandomAug
 
 
@@ -43,8 +44,10 @@ def _registry() -> dict[str, type]:
                                     Pad, CachedMixUp, LetterResize)}
 
 
-def build_pipeline(cfgs: Sequence[dict] | None, name: str = "train_pipeline") -> Compose:
-    """list of dict(type=..., **kwargs) -> Compose; mistakes raise ConfigError naming `name[i].type`."""
+def build_pipeline(cfgs: Sequence[dict] | None, name: str = "train_pipeline",
+                   pad_value: int = DEFAULT_PAD_VALUE) -> Compose:
+    """list of dict(type=..., **kwargs) -> Compose; mistakes raise ConfigError naming `name[i].type`.
+    Transforms that pad take `pad_value` (the preprocess's) unless their dict sets `pad_val`."""
     if cfgs is None:
         return Compose([])
     if not isinstance(cfgs, (list, tuple)):
@@ -64,6 +67,8 @@ def build_pipeline(cfgs: Sequence[dict] | None, name: str = "train_pipeline") ->
         unknown = sorted(set(cfg) - set(allowed))
         if unknown:
             raise ConfigError(f"{name}[{i}].type={kind!r}: unknown option(s) {unknown}; allowed: {allowed}")
+        if "pad_val" in allowed:
+            cfg.setdefault("pad_val", pad_value)
         try:
             out.append(registry[kind](**cfg))
         except (TypeError, ValueError) as e:

@@ -14,7 +14,7 @@ from typing import Sequence
 import cv2
 import numpy as np
 
-from .preprocess import letterbox
+from .preprocess import DEFAULT_PAD_VALUE, letterbox
 
 
 def as_hw(size, name: str = "size") -> tuple[int, int]:
@@ -148,7 +148,7 @@ class RandomFlip:
 class Pad:
     """Pad bottom/right to size (H, W) with pad_val; a larger image is left as is."""
 
-    def __init__(self, size, pad_val: float = 114):
+    def __init__(self, size, pad_val: float = DEFAULT_PAD_VALUE):
         self.size_hw = as_hw(size, "size")
         self.pad_val = _pad_value(pad_val)
 
@@ -166,7 +166,7 @@ class Pad:
 class LetterResize:
     """Test-time letterbox (preprocess.letterbox); records `scale` and `pad` (top, left) for rescaling."""
 
-    def __init__(self, size, pad_val: float = 114):
+    def __init__(self, size, pad_val: float = DEFAULT_PAD_VALUE):
         self.size_hw = as_hw(size, "size")
         self.pad_val = _pad_value(pad_val)
 
@@ -199,7 +199,7 @@ class StretchToAspect:
 
 def _pad_value(v) -> int:
     if isinstance(v, dict):  # mmdet style pad_val=dict(img=(114, 114, 114))
-        v = v.get("img", 114)
+        v = v.get("img", DEFAULT_PAD_VALUE)
     if isinstance(v, (list, tuple)):
         if len(set(v)) != 1:
             raise ValueError(f"pad_val={v!r}: per-channel values must be equal")

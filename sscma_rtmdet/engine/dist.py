@@ -53,3 +53,16 @@ def broadcast_object(obj, info: DistInfo):
 def cleanup(info: DistInfo) -> None:
     if info.enabled and dist.is_initialized():
         dist.destroy_process_group()
+
+
+def average_buffers(model, dist: DistInfo, device: str) -> None:
+    """Without SyncBN (CPU/gloo) each rank's BN running stats follow its own batches: average them."""
+    if not dist.enabled or device.startswith("cuda"):
+        return
+    import torch
+
+    world = float(dist.world_size)
+    for buf in model.buffers():
+        if buf.dtype.is_floating_point:
+            torch.distributed.all_reduce(buf)
+            buf.div_(world)

@@ -19,7 +19,7 @@ def load_pretrained(model, path, cfg, allow_arch_mismatch: bool, log):
 
     ckpt = ckpt_io.load_checkpoint_file(path)
     ckpt_io.check_architecture(ckpt, path, cfg, allow=allow_arch_mismatch, log=log)
-    return load_checkpoint(model, ckpt, name=str(path), model_cfg=cfg.model)
+    return load_checkpoint(model, ckpt, name=str(path), model_cfg=cfg.model, log=log)
 
 
 def resume_source(spec: str, work_dir, cfg, classes: list[str], allow_arch_mismatch: bool, log):
@@ -75,3 +75,37 @@ def load_state(target, state, path, what: str) -> None:
         raise CheckpointError(f"--resume: the {what} state in {path} does not fit this run ({first}); resume "
                               f"with the config of that run, or start a new run with "
                               f"--cfg-options load_from={path}") from None
+
+
+def load_pretrained_into(trainer, path) -> None:
+    """`load_from`: the weights into the trainer's model (a fresh EMA of them), reported once."""
+    from .ema import ExpMomentumEMA, unwrap
+
+    report = load_pretrained(unwrap(trainer.model), path, trainer.cfg, trainer.opts.allow_arch_mismatch,
+                             trainer.log.warning)
+    trainer.ema = ExpMomentumEMA(unwrap(trainer.model), **trainer.cfg.ema)
+    if not (report.skipped or report.ignored or report.not_loaded):  # those were logged with the summary
+        trainer.log.info(f"load_from {path}: {report.summary()}")
+
+
+def resume_into(trainer, spec: str) -> bool:
+    """--resume: model, optimizer, EMA, scaler, counters, best and RNG of a checkpoint into the trainer;
+    False when `spec == 'auto'` finds nothing to resume."""
+    from .ema import unwrap
+    from .rng import restore_rng
+
+    path, ckpt = resume_source(spec, trainer.work_dir, trainer.cfg, trainer.classes,
+                               trainer.opts.allow_arch_mismatch, trainer.log.warning)
+    if path is None:
+        trainer.log.info(f"--resume: no checkpoint in {trainer.work_dir}, starting a new run")
+        return False
+    state = ckpt["resume"]
+    load_state(unwrap(trainer.model), state["model"], path, "model")
+    load_state(trainer.optimizer, state["optimizer"], path, "optimizer")
+    load_state(trainer.ema, state["ema"], path, "EMA")
+    trainer.scaler.load_state_dict(state.get("scaler", {}) or trainer.scaler.state_dict())
+    trainer.epoch, trainer.iter = state["epoch"], state["iter"]
+    trainer.best = {"metric": float(state["best"].get("metric", -1.0)), "epoch": state["best"].get("epoch")}
+    restore_rng(state["rng"])
+    trainer.log.info(f"resumed from {path}: epoch {trainer.epoch}, iter {trainer.iter}")
+    return True

@@ -22,16 +22,14 @@ def _positive(value, name: str, minimum: int = 1) -> None:
 
 def check_settings(cfg: Config) -> None:
     """The numbers a run divides by or loops over (ConfigError naming the option)."""
-    _positive(cfg.train_dataloader["batch_size"], "batch_size (train_dataloader.batch_size)")
-    if "val_dataloader" in cfg and "batch_size" in cfg.val_dataloader:
-        _positive(cfg.val_dataloader["batch_size"], "val_batch_size (val_dataloader.batch_size)")
-    if "val_batch_size" in cfg:
-        _positive(cfg.val_batch_size, "val_batch_size")
-    _positive(cfg.train_dataloader["num_workers"], "num_workers (train_dataloader.num_workers)", minimum=0)
-    sched = cfg.schedule
-    for key in ("max_epochs", "save_interval", "log_interval"):
-        if key in sched:
-            _positive(sched[key], f"{key} (schedule.{key})")
+    for key in ("batch_size", "val_batch_size", "max_epochs", "save_interval", "log_interval", "val_interval"):
+        _positive(cfg[key], key)
+    _positive(cfg.num_workers, "num_workers", minimum=0)
+    if cfg.get("patience") is not None:
+        _positive(cfg.patience, "patience (validations without a better AP before stopping; None: never)")
+    lr = cfg.base_lr
+    if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not lr > 0 or lr != lr:
+        raise ConfigError(f"base_lr={lr!r} must be a positive number (e.g. 0.004)")
 
 
 def check_split(coco, split: str, log) -> None:

@@ -34,13 +34,13 @@ def lr_at(it: int, *, base_lr: float, max_iters: int, warmup_iters: int = 1000,
     return lr
 
 
-def schedule_from_config(schedule: dict, base_lr: float, iters_per_epoch: int):
-    """Bind the config's `schedule` dict to `lr_at`; returns `f(it) -> lr`."""
-    max_iters = schedule["max_epochs"] * iters_per_epoch
-    kwargs = dict(base_lr=base_lr, max_iters=max_iters, warmup_iters=int(schedule["warmup_iters"]),
-                  warmup_ratio=float(schedule["warmup_ratio"]),
-                  flat_iters=int(schedule["flat_epochs"]) * iters_per_epoch,
-                  min_lr_ratio=float(schedule["min_lr_ratio"]))
+def lr_function(cfg, fitted: "FittedSchedule", iters_per_epoch: int):
+    """`f(it) -> lr` for a run: the fitted lr and warmup, the config's warmup_ratio and min_lr_ratio, flat for
+    the first half of the epochs (mmdet's RTMDet: cosine from max_epochs // 2)."""
+    max_epochs = int(cfg["max_epochs"])
+    kwargs = dict(base_lr=fitted.lr, max_iters=max_epochs * iters_per_epoch, warmup_iters=fitted.warmup_iters,
+                  warmup_ratio=float(cfg["warmup_ratio"]), flat_iters=(max_epochs // 2) * iters_per_epoch,
+                  min_lr_ratio=float(cfg["min_lr_ratio"]))
     return lambda it: lr_at(it, **kwargs)
 
 
@@ -82,6 +82,11 @@ class FittedSchedule:
     max_iters: int
     rows: tuple  # (name, recipe value, this run's value, why) for the start-of-training table
     val_stage2: bool = True  # also after every stage-2 epoch (False when the user set val_interval)
+
+    def as_dict(self) -> dict:
+        """Plain values for checkpoint meta (the fitted schedule is never written back into the config)."""
+        return dict(lr=self.lr, warmup_iters=self.warmup_iters, stage2_epoch=self.stage2_epoch,
+                    val_interval=self.val_interval, max_iters=self.max_iters, val_stage2=self.val_stage2)
 
     def val_epochs(self, max_epochs: int) -> list[int]:
         """1-based epochs after which validation runs: every val_interval, the last, and (val_stage2)
@@ -160,30 +165,16 @@ def _ranges(epochs: list[int]) -> str:
     return ", ".join(parts)
 
 
-# Dotted keys that set a fitted value directly: they count as explicit, with the value found there.
-_DOTTED = {"optimizer.lr": "base_lr", "schedule.warmup_iters": "warmup_iters",
-           "schedule.stage2_epoch": "stage2_epoch", "schedule.val_interval": "val_interval"}
-
-
 def fit_config_schedule(cfg, batch: int, iters_per_epoch: int) -> FittedSchedule:
-    """`fit_schedule` on a Config's top-level names; `cfg.overrides` are the explicit ones.
-
-    Reads only names that fitting never writes (top-level values, or the dotted leaf the user set), so
-    fitting the config a run wrote gives the same result again.
-    """
+    """`fit_schedule` on a Config's top-level names; `cfg.overrides` are the explicit ones. Fitting never
+    writes into the config, so fitting the config a run wrote gives the same result again."""
     explicit = set(getattr(cfg, "overrides", ()))
     values = {"base_lr": cfg["base_lr"], "warmup_iters": cfg["warmup_iters"],
               "stage2_epoch": cfg["stage2_epoch"], "val_interval": cfg["val_interval"]}
-    for key, name in _DOTTED.items():
-        if key in explicit:
-            root, leaf = key.split(".")
-            values[name] = cfg[root][leaf]
-            explicit.add(name)
     recipe = Recipe(base_lr=float(values["base_lr"]), lr_ref_batch=int(cfg.get("lr_ref_batch", batch)),
                     lr_scaling=str(cfg.get("lr_scaling", "none")), warmup_iters=int(values["warmup_iters"]),
                     warmup_max_ratio=float(cfg.get("warmup_max_ratio", 1.0)),
-                    max_epochs=int(cfg["schedule"]["max_epochs"]),
-                    recipe_epochs=int(cfg.get("recipe_epochs", cfg["schedule"]["max_epochs"])),
+                    max_epochs=int(cfg["max_epochs"]), recipe_epochs=int(cfg.get("recipe_epochs", cfg["max_epochs"])),
                     stage2_num_epochs=int(cfg.get("stage2_num_epochs", 0)),
                     stage2_epoch=int(values["stage2_epoch"]), val_interval=int(values["val_interval"]),
                     val_count=int(cfg.get("val_count", 1)))

@@ -1,5 +1,6 @@
-"""The training loop: AdamW + warmup/flat/cosine LR, EMA, stage-2 pipeline switch, periodic validation,
-atomic best/last/periodic checkpoints, exact resume, DDP with SyncBN (rank 0 logs and saves)."""
+"""The training loop: AdamW + warmup/flat/cosine LR (fitted to the run), EMA, stage-2 pipeline switch,
+validation with the deployment's decode, early stopping, best/last/epoch checkpoints (engine/run_dir.py),
+results.csv and plots, exact resume, DDP with SyncBN (rank 0 logs and saves)."""
 from __future__ import annotations
 
 import math
@@ -8,7 +9,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from tqdm import tqdm
 
 from ..config import Config, dump_config
 from ..criterion import build_criterion
@@ -16,22 +16,25 @@ from ..data.build import build_coco, imgsz_of
 from ..data.loader import TrainDataset, build_dataloader
 from ..data.pipeline import build_pipeline
 from ..errors import UserError
+from ..evaluation.coco_eval import summary_only
 from ..evaluation.evaluate import evaluate
 from ..models import build_model
-from ..utils.device import resolve_device
 from ..runtime import checkpoint as ckpt_io
 from ..runtime.deployment import Deployment
-from .dist import DistInfo, barrier, cleanup, init_distributed
+from ..utils.device import resolve_device
+from ..utils.progress import progress_bar
+from .dist import DistInfo, average_buffers, barrier, cleanup, init_distributed
 from .ema import ExpMomentumEMA, unwrap
 from .guards import DivergenceGuard, grad_norm
-from .loading import load_pretrained, load_state, resume_source
+from .loading import load_pretrained_into, resume_into
 from .logger import Scalars, fmt_eta, setup_logger
 from .optim import build_optimizer
 from .preflight import check_before_training
 from .pretrained import resolve_weights
-from .rng import restore_rng, rng_state, seed_everything
-from .schedule import fit_config_schedule, format_schedule_table, schedule_from_config
-
+from .rng import rng_state, seed_everything
+from .run_dir import BEST, LAST, WorkDirLock, check_reuse, early_stop, epoch_file, slim
+from .run_report import RunReport
+from .schedule import fit_config_schedule, format_schedule_table, lr_function
 
 LAST_CKPT_EVERY_S = 60.0
 
@@ -47,6 +50,9 @@ class TrainOptions:
     progress: bool = True
     stop_after_iters: int | None = None  # for tests: simulate a kill after N iterations
     allow_arch_mismatch: bool = False  # load_from/--resume a checkpoint trained with another architecture
+    exist_ok: bool = False  # train into a work dir that holds another run (its files are replaced)
+    save_resume_state: bool = False  # keep optimizer/EMA/RNG state in every epoch_N.pth, not only last.pth
+    verbose: bool = False  # pycocotools' full output at each validation
 
 
 class Trainer:
@@ -58,17 +64,26 @@ class Trainer:
             self.device = f"cuda:{self.dist.local_rank}"
         main = self.dist.is_main
         self.work_dir = Path(opts.work_dir)
+        self.lock = None
+        if main:
+            check_reuse(self.work_dir, Path(opts.config_path).name, bool(opts.resume), opts.exist_ok)
+            self.lock = WorkDirLock(self.work_dir).acquire()
         self.log = setup_logger(self.work_dir if main else None, enabled=main)
         self.scalars = Scalars(self.work_dir / "tf_logs" if main else None)
         seed_everything(opts.seed + self.dist.rank)
         self._build()
         check_before_training(cfg, self.train_coco, self.val_coco, self.work_dir, self.log.warning, main)
         self.guard = DivergenceGuard(self.work_dir)
-        self.epoch, self.iter, self.best = 0, 0, {"metric": -1.0, "path": None}
+        self.report = RunReport(self.work_dir, self.log.info) if main else None
+        self.epoch, self.iter, self.best = 0, 0, {"metric": -1.0, "epoch": None}
         self._last_saved: float | None = None
+        self.fitted = None
         # --resume with nothing to resume is a fresh run: it starts from load_from like one
-        if not (opts.resume and self._resume(opts.resume)) and cfg.get("load_from"):
+        resumed = bool(opts.resume) and self._resume(opts.resume)
+        if not resumed and cfg.get("load_from"):
             self._load_pretrained(cfg.load_from)
+        if self.report is not None:
+            self.report.start(resumed)
 
     # ---- setup ------------------------------------------------------------------------------------
     def _build(self) -> None:
@@ -85,10 +100,11 @@ class Trainer:
         cfg.model.head["num_classes"] = len(self.classes)
         self.deployment = Deployment.from_config(cfg, self.classes)
         self.preprocess = self.deployment.preprocess
-        stretch = self.imgsz if self.preprocess.resize == "stretch" else None
-        self.train_set = TrainDataset(self.train_coco, build_pipeline(cfg.train_pipeline, "train_pipeline"),
-                                      build_pipeline(cfg.train_pipeline_stage2, "train_pipeline_stage2"),
-                                      seed=self.opts.seed, stretch_to=stretch)
+        pad = self.preprocess.pad_value
+        self.train_set = TrainDataset(
+            self.train_coco, build_pipeline(cfg.train_pipeline, "train_pipeline", pad),
+            build_pipeline(cfg.train_pipeline_stage2, "train_pipeline_stage2", pad), seed=self.opts.seed,
+            stretch_to=self.imgsz if self.preprocess.resize == "stretch" else None)
         model = build_model(cfg.model).to(self.device)
         if self.dist.enabled and self.device.startswith("cuda"):
             # SyncBN is GPU-only in torch; on CPU (gloo) DDP broadcasts rank 0's BN buffers instead.
@@ -99,91 +115,81 @@ class Trainer:
             ids = [self.dist.local_rank] if self.device.startswith("cuda") else None
             self.model = torch.nn.parallel.DistributedDataParallel(model, device_ids=ids)
         self.criterion = build_criterion(cfg.criterion, len(self.classes))
-        self.optimizer = build_optimizer(unwrap(self.model), cfg.optimizer)
+        self.optimizer = build_optimizer(unwrap(self.model), cfg, float(cfg.base_lr))
         self.use_amp = self.opts.amp and self.device.startswith("cuda")
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.use_amp)
 
     def _loader(self, epoch: int):
-        self.train_set.set_epoch(epoch, use_stage2=epoch >= self.cfg.schedule["stage2_epoch"])
-        per_rank = max(self.cfg.train_dataloader["batch_size"] // max(self.dist.world_size, 1), 1)
-        return build_dataloader(self.train_set, per_rank, self.cfg.train_dataloader["num_workers"],
-                                shuffle=True, seed=self.opts.seed, epoch=epoch, distributed=self.dist.enabled)
+        self.train_set.set_epoch(epoch, use_stage2=epoch >= self.fitted.stage2_epoch)
+        per_rank = max(int(self.cfg.batch_size) // max(self.dist.world_size, 1), 1)
+        return build_dataloader(self.train_set, per_rank, int(self.cfg.num_workers), shuffle=True,
+                                seed=self.opts.seed, epoch=epoch, distributed=self.dist.enabled)
 
     def _load_pretrained(self, path: str) -> None:
-        path = resolve_weights(path)
-        report = load_pretrained(unwrap(self.model), path, self.cfg, self.opts.allow_arch_mismatch,
-                                 self.log.warning)
-        self.ema = ExpMomentumEMA(unwrap(self.model), **self.cfg.ema)
-        self.log.info(f"load_from {path}: {report.summary()}")
+        load_pretrained_into(self, resolve_weights(path))
 
     def _resume(self, resume: str) -> bool:
-        path, ckpt = resume_source(resume, self.work_dir, self.cfg, self.classes, self.opts.allow_arch_mismatch,
-                                   self.log.warning)
-        if path is None:
-            self.log.info(f"--resume: no checkpoint in {self.work_dir}, starting a new run")
-            return False
-        state = ckpt["resume"]
-        load_state(unwrap(self.model), state["model"], path, "model")
-        load_state(self.optimizer, state["optimizer"], path, "optimizer")
-        load_state(self.ema, state["ema"], path, "EMA")
-        self.scaler.load_state_dict(state.get("scaler", {}) or self.scaler.state_dict())
-        self.epoch, self.iter, self.best = state["epoch"], state["iter"], state["best"]
-        restore_rng(state["rng"])
-        self.log.info(f"resumed from {path}: epoch {self.epoch}, iter {self.iter}")
-        return True
+        return resume_into(self, resume)
 
     # ---- loop -------------------------------------------------------------------------------------
     def fit_schedule(self):
-        """Fit the config's recipe to this run (engine/schedule.py) and write the result into the config,
-        so the dumped config and every checkpoint hold what was used. Returns the FittedSchedule."""
-        batch = int(self.cfg.train_dataloader["batch_size"])
+        """Fit the config's recipe to this run (engine/schedule.py); kept by the trainer and written into
+        checkpoint meta, never back into the config. Returns the FittedSchedule."""
         world = max(self.dist.world_size, 1)
-        per_rank = max(batch // world, 1)
+        per_rank = max(int(self.cfg.batch_size) // world, 1)
         iters = math.ceil(math.ceil(len(self.train_set) / world) / per_rank)
-        fitted = fit_config_schedule(self.cfg, per_rank * world, iters)
-        self.cfg.optimizer["lr"] = fitted.lr
-        self.cfg.schedule.update(warmup_iters=fitted.warmup_iters, stage2_epoch=fitted.stage2_epoch,
-                                 val_interval=fitted.val_interval)
-        return fitted
+        self.fitted = fit_config_schedule(self.cfg, per_rank * world, iters)
+        return self.fitted
 
     def train(self) -> dict:
-        sched = self.cfg.schedule
-        max_epochs = int(sched["max_epochs"])
-        fitted = self.fit_schedule()
+        max_epochs = int(self.cfg.max_epochs)
+        fitted = self.fitted or self.fit_schedule()
         val_epochs = set(fitted.val_epochs(max_epochs))
         if self.dist.is_main:
             dump_config(self.cfg, self.work_dir / Path(self.opts.config_path).name)
         self.log.info(f"training {len(self.train_coco)} images, {len(self.classes)} classes {self.classes}, "
                       f"imgsz {self.imgsz}, {max_epochs} epochs, device {self.device}, "
-                      f"world size {self.dist.world_size}, work dir {self.work_dir}")
+                      f"world size {self.dist.world_size}, target {self.deployment.target} "
+                      f"({self.preprocess.resize}), work dir {self.work_dir}")
         self.log.info("schedule (names given in --cfg-options are used as given):\n"
                       + format_schedule_table(fitted.rows))
         metrics: dict = {}
         try:
             for epoch in range(self.epoch, max_epochs):
-                if not self._train_epoch(epoch):
+                losses = self._train_epoch(epoch)
+                if losses is None:
                     return {"stopped": True}
                 self.epoch = epoch + 1
-                if self.epoch in val_epochs:
-                    metrics = self.validate()
-                self._save(metrics)
-            if self.dist.is_main and self.best.get("path"):
-                self.log.info(f"best coco/bbox_mAP {self.best['metric']:.4f} at epoch {self.best['epoch']}: "
-                              f"{self.best['path']}")
+                metrics = self.validate() if self.epoch in val_epochs else {}
+                stop = self._early_stop(metrics)
+                self._save(metrics, final=self.epoch == max_epochs or stop)
+                if self.report is not None:
+                    self.report.epoch(self.epoch, losses, metrics)
+                if stop:
+                    break
+            self._finish()
         finally:
             self.scalars.close()
             cleanup(self.dist)
+            if self.lock is not None:
+                self.lock.release()
         return metrics
 
-    def _train_epoch(self, epoch: int) -> bool:
+    def _early_stop(self, metrics: dict) -> bool:
+        return bool(metrics) and early_stop(self.cfg.get("patience"), self.fitted.val_epochs(int(self.cfg.max_epochs)),
+                                            self.best, self.epoch, self.log.info)
+
+    def _train_epoch(self, epoch: int) -> dict | None:
+        """One epoch; returns the mean losses (None when stopped by stop_after_iters)."""
         loader = self._loader(epoch)
         n = len(loader)
-        lr_fn = schedule_from_config(self.cfg.schedule, self.cfg.optimizer["lr"], n)
-        total = int(self.cfg.schedule["max_epochs"]) * n
+        lr_fn = lr_function(self.cfg, self.fitted, n)
+        total = int(self.cfg.max_epochs) * n
         self.model.train()
-        bar = tqdm(loader, desc=f"epoch {epoch + 1}/{self.cfg.schedule['max_epochs']}", leave=False,
-                   disable=not (self.opts.progress and self.dist.is_main), dynamic_ncols=True)
+        sums: dict[str, float] = {}
         t0 = t_data = time.perf_counter()
+        bar = progress_bar(loader, desc=f"epoch {epoch + 1}/{self.cfg.max_epochs}",
+                           enabled=self.opts.progress and self.dist.is_main, log=lambda m: None)
         for i, batch in enumerate(bar):
             data_time = time.perf_counter() - t_data
             lr = lr_fn(self.iter)
@@ -191,11 +197,12 @@ class Trainer:
                 group["lr"] = lr
             losses = self._step(batch)
             self.iter += 1
+            for k, v in losses.items():
+                sums[k] = sums.get(k, 0.0) + v
             if self.opts.stop_after_iters is not None and self.iter >= self.opts.stop_after_iters:
                 self.log.info(f"stopping after {self.iter} iterations (stop_after_iters)")
-                return False
-            bar.set_postfix(loss=f"{losses['loss']:.3f}", lr=f"{lr:.2e}")
-            if self.dist.is_main and (self.iter % int(self.cfg.schedule["log_interval"]) == 0 or i == n - 1):
+                return None
+            if self.dist.is_main and (self.iter % int(self.cfg.log_interval) == 0 or i == n - 1):
                 spent = time.perf_counter() - t0
                 eta = spent / (i + 1) * (total - self.iter)
                 self.log.info(f"Epoch(train) [{epoch + 1}][{i + 1}/{n}] lr: {lr:.4e} eta: {fmt_eta(eta)} "
@@ -205,18 +212,8 @@ class Trainer:
                     self.scalars.add(f"train/{k}", v, self.iter)
                 self.scalars.add("train/lr", lr, self.iter)
             t_data = time.perf_counter()
-        self._sync_buffers()
-        return True
-
-    def _sync_buffers(self) -> None:
-        """Without SyncBN (CPU/gloo) each rank's BN running stats follow its own batches: average them."""
-        if not self.dist.enabled or self.device.startswith("cuda"):
-            return
-        world = float(self.dist.world_size)
-        for buf in unwrap(self.model).buffers():
-            if buf.dtype.is_floating_point:
-                torch.distributed.all_reduce(buf)
-                buf.div_(world)
+        average_buffers(unwrap(self.model), self.dist, self.device)
+        return {"lr": lr_fn(self.iter - 1), **{k: v / max(n, 1) for k, v in sums.items()}}
 
     def _step(self, batch: dict) -> dict:
         inputs = self.preprocess.normalize(batch["inputs"]).to(self.device, non_blocking=True)
@@ -232,7 +229,7 @@ class Trainer:
         self.scaler.scale(loss).backward()
         norm = grad_norm(self.model.parameters(), self.scaler.get_scale())
         self.guard.check_grad_norm(norm, self.epoch, self.iter)  # before the step touches the weights
-        clip = self.cfg.schedule.get("grad_clip")
+        clip = self.cfg.get("grad_clip")
         if clip:
             self.scaler.unscale_(self.optimizer)
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), float(clip))
@@ -245,9 +242,9 @@ class Trainer:
     def validate(self) -> dict:
         metrics: dict = {}
         if self.dist.is_main:
+            log = self.log.info if self.opts.verbose else summary_only(self.log.info)
             metrics = evaluate(self.cfg, unwrap(self.ema.module), self.val_coco, device=self.device,
-                               progress=self.opts.progress, log=self.log.info,
-                               deployment=self.deployment)["metrics"]
+                               progress=self.opts.progress, log=log, deployment=self.deployment)["metrics"]
             self.log.info(f"Epoch(val) [{self.epoch}] " + " ".join(f"{k}: {v:.4f}" for k, v in metrics.items()))
             for k, v in metrics.items():
                 self.scalars.add(f"val/{k.split('/')[-1]}", v, self.epoch)
@@ -260,42 +257,43 @@ class Trainer:
                   "iter": self.iter, "best": self.best, "rng": rng_state()}
         return ckpt_io.make_checkpoint(
             state_dict=self.ema.module.state_dict(), config=self.cfg, deployment=self.deployment.to_dict(),
-            epoch=self.epoch, iteration=self.iter, resume=resume, metrics=metrics)
+            epoch=self.epoch, iteration=self.iter, resume=resume, metrics=metrics,
+            extra={"schedule": self.fitted.as_dict() if self.fitted else None})
 
-    def _save(self, metrics: dict) -> None:
+    def _save(self, metrics: dict, final: bool = False) -> None:
+        """best.pth when the AP improved; epoch_N.pth every save_interval and at the end (the resume state only
+        in the final one unless save_resume_state); last.pth (resume state) at most once a minute and then."""
         if not self.dist.is_main:
             barrier(self.dist)
             return
-        sched = self.cfg.schedule
-        final = self.epoch == int(sched["max_epochs"])
         self.guard.check_weights({"model": unwrap(self.model), "EMA": self.ema.module}, self.epoch, self.iter)
-        self._save_best(metrics)
-        periodic = self.epoch % int(sched["save_interval"]) == 0 or final
-        # last.pth (for --resume) at most once a minute: short epochs would otherwise spend their time
-        # writing it. Any epoch boundary is an exact resume point, so this only bounds the work lost.
+        periodic = self.epoch % int(self.cfg.save_interval) == 0 or final
         due = self._last_saved is None or time.monotonic() - self._last_saved >= LAST_CKPT_EVERY_S
-        if not (periodic or due):
+        improved = metrics.get("coco/bbox_mAP", -1.0) > self.best["metric"]
+        if not (periodic or due or improved):
             barrier(self.dist)
             return
+        if improved:
+            self.best = {"metric": float(metrics["coco/bbox_mAP"]), "epoch": self.epoch}
         ckpt = self._checkpoint(metrics)
+        if improved:
+            ckpt_io.save_checkpoint(slim(ckpt), self.work_dir / BEST)
+            self.log.info(f"best coco/bbox_mAP {self.best['metric']:.4f} at epoch {self.epoch}: {BEST}")
         if periodic:
-            path = self.work_dir / f"epoch_{self.epoch}.pth"
-            ckpt_io.save_checkpoint(ckpt, path)
-            ckpt_io.prune_epoch_checkpoints(self.work_dir, int(sched["max_keep_ckpts"]), {path})
+            path = epoch_file(self.work_dir, self.epoch)
+            ckpt_io.save_checkpoint(ckpt if final or self.opts.save_resume_state else slim(ckpt), path)
+            ckpt_io.prune_epoch_checkpoints(self.work_dir, int(self.cfg.max_keep_ckpts), {path})
             self.log.info(f"saved {path}")
-        ckpt_io.save_checkpoint(ckpt, self.work_dir / "last.pth")
-        self._last_saved = time.monotonic()
+        if periodic or due:
+            ckpt_io.save_checkpoint(ckpt, self.work_dir / LAST)
+            self._last_saved = time.monotonic()
         barrier(self.dist)
 
-    def _save_best(self, metrics: dict) -> None:
-        """best_coco_bbox_mAP_epoch_N.pth when `metrics` beat the best so far (main process only)."""
-        mAP = metrics.get("coco/bbox_mAP")
-        if mAP is None or mAP <= self.best["metric"]:
+    def _finish(self) -> None:
+        """The best checkpoint's line, training curves and its evaluation pictures (main process)."""
+        if not self.dist.is_main or self.report is None:
             return
-        old = self.best["path"]
-        path = self.work_dir / f"best_coco_bbox_mAP_epoch_{self.epoch}.pth"
-        self.best = {"metric": float(mAP), "path": str(path), "epoch": self.epoch}
-        ckpt_io.save_checkpoint(self._checkpoint(metrics), path)
-        if old and Path(old) != path:
-            Path(old).unlink(missing_ok=True)
-        self.log.info(f"best coco/bbox_mAP {mAP:.4f} at epoch {self.epoch}: {path.name}")
+        if self.best["epoch"] is not None:
+            self.log.info(f"best coco/bbox_mAP {self.best['metric']:.4f} at epoch {self.best['epoch']}: "
+                          f"{self.work_dir / BEST}")
+        self.report.finish(self, self.work_dir / BEST)

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from ..postprocess import decode_predictions, rescale_boxes
-from ..runtime.backends import HeadOutputs
+from ..runtime.backend_base import HeadOutputs
 from ..utils.progress import progress_bar
 from .coco_eval import detections_to_coco, evaluate_coco
 

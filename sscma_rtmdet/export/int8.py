@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..runtime.layout import SCORE_RANGE_MIN
 from .saved_model import quiet_tf
 from .xnnpack import nearest_resize_as_concat
 
@@ -124,6 +125,34 @@ def silu_floor_ranges(calibrated: bytes, ranges: dict[int, tuple[float, float]] 
             if i in cal and cal[i][0] < SILU_INPUT_FLOOR < cal[i][1]}
 
 
+def logit_outputs(model_bytes: bytes) -> set[int]:
+    """Tensors holding an 'sscma' layout's score logits: each 3-D graph output whose last dim is not 4 (the
+    firmware's own rule; runtime.layout pads 4 classes to 5), and the tensors a RESHAPE chain feeds into it."""
+    from tensorflow.lite.python import schema_py_generated as schema
+
+    model = _model(model_bytes)
+    sub = model.subgraphs[0]
+    codes = [max(c.builtinCode, c.deprecatedBuiltinCode) for c in model.operatorCodes]
+    producer = {o: (codes[op.opcodeIndex], list(op.inputs)) for op in sub.operators for o in op.outputs}
+    out = set()
+    for t in sub.outputs:
+        shape = list(sub.tensors[t].shape)
+        if len(shape) != 3 or shape[-1] == 4:
+            continue
+        while t is not None:
+            out.add(int(t))
+            code, ins = producer.get(t, (None, []))
+            t = ins[0] if code == schema.BuiltinOperator.RESHAPE else None
+    return out
+
+
+def score_floor_ranges(calibrated: bytes, ranges: dict[int, tuple[float, float]]) -> dict[int, tuple[float, float]]:
+    """New (min, max) for logit score tensors whose range reaches below SCORE_RANGE_MIN (runtime.layout):
+    scores under 4.5e-5 saturate there and those that matter get a finer int8 grid."""
+    return {i: (SCORE_RANGE_MIN, ranges[i][1]) for i in logit_outputs(calibrated)
+            if i in ranges and ranges[i][0] < SCORE_RANGE_MIN < ranges[i][1]}
+
+
 def input_tensor(model_bytes: bytes) -> int:
     """Index of the graph input tensor (subgraph 0)."""
     return int(_model(model_bytes).subgraphs[0].inputs[0])
@@ -131,10 +160,11 @@ def input_tensor(model_bytes: bytes) -> int:
 
 def ptq_ranges(calibrated: bytes, measured: dict[int, tuple[float, float]],
                pixel_input: bool = False) -> dict[int, tuple[float, float]]:
-    """The ranges PTQ quantizes with: the re-measured ones (`measured_ranges`), SiLU inputs floored, and
-    with `pixel_input` the input fixed to [0, 255]: int8 scale 1, zero point -128, so pixel - 128 is the int8
-    value exactly (what SSCMA-Micro writes, never reading the input's quantization)."""
+    """The ranges PTQ quantizes with: the re-measured ones (`measured_ranges`), SiLU inputs and logit score
+    outputs floored, and with `pixel_input` the input fixed to [0, 255]: int8 scale 1, zero point -128, so
+    pixel - 128 is the int8 value exactly (what SSCMA-Micro writes, never reading the input's quantization)."""
     ranges = {**measured, **silu_floor_ranges(calibrated, measured)}
+    ranges.update(score_floor_ranges(calibrated, ranges))
     if pixel_input:
         ranges[input_tensor(calibrated)] = PIXEL_RANGE
     return ranges

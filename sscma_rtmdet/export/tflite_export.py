@@ -103,7 +103,7 @@ def tflite_metadata(onnx_meta: dict, path: Path, precision: str, strict: bool = 
     meta["input"].update(name=in_key, layout="NHWC", dtype=np.dtype(in_det["dtype"]).name,
                          quantization=_qparams(in_det))
     for k, name in meta["output_map"].items():
-        meta["outputs"][name].update(shape=[int(v) for v in outs[k]["shape"]], quantization=_qparams(outs[k]))
+        meta["outputs"][name]["quantization"] = _qparams(outs[k])  # shape stays the ONNX one (backends give NCHW)
     if precision == "int8":
         try:
             check_full_int8(interp, path)
@@ -142,8 +142,10 @@ def relative_errors(ref: dict, got: dict, qparams: dict, stats: Iterable[str] = 
                     foreground_boxes: bool = False, span_floor: float = 0.0) -> dict[str, dict[str, float]]:
     """{stat: {output: abs error / output range}}, stat in 'max', 'p99' (99th percentile), 'mean'.
 
-    ref/got: {name: (N,C,H,W) array}. For int8 outputs (qparams[name] has a scale) the range is floored
-    at 32 quantization steps, so a near-constant output is not flagged for an error of one or two steps.
+    ref/got: {name: array} in the file's layout; 'sscma' score logits (N,H*W,C) are compared as sigmoid scores
+    (what the decoder makes of them: a logit error at -12 is nothing, at 0 everything). For int8 outputs
+    (qparams[name] has a scale) the range is floored at 32 quantization steps (of the sigmoid grid for
+    logits), so a near-constant output is not flagged for an error of one or two steps.
     foreground_boxes: judge `box_sK` only at positions where `score_sK` (N,K,H,W) of ref peaks at
     >= FOREGROUND_SCORE (skipped when there are none).
     span_floor: the range is at least this (so an absolute error `atol` stays within a relative limit `tol`
@@ -155,17 +157,27 @@ def relative_errors(ref: dict, got: dict, qparams: dict, stats: Iterable[str] = 
         g = got[name]
         if g.shape != r.shape:
             raise ExportError(f"output {name} has shape {g.shape}, ONNX {r.shape}")
+        scale = (qparams.get(name) or {}).get("scale", 0.0)
+        if name.startswith("score_") and r.ndim == 3:  # 'sscma' logits: judged as the scores they decode to
+            r, g = _sigmoid(r), _sigmoid(g)
+            scale = scale and SIGMOID_STEP
         err = np.abs(g - r)
         fg = object_mask(ref, name) if foreground_boxes else None
         if fg is not None:
             if not fg.any():
                 continue
             err = err[fg]  # judged where objects are, against the whole output's range (its int8 grid)
-        scale = (qparams.get(name) or {}).get("scale", 0.0)
         span = max(float(r.max() - r.min()), 32 * scale, span_floor) or 1.0
         for stat in stats:
             out[stat][name] = float(reduce[stat](err)) / span
     return out
+
+
+SIGMOID_STEP = 1.0 / 256  # the int8 grid of a sigmoid output: the span floor of scores judged as sigmoids
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return (1.0 / (1.0 + np.exp(-x.astype(np.float64)))).astype(np.float32)
 
 
 def verify_against_onnx(tflite_path: Path, onnx_path: Path, samples: np.ndarray, stats: Iterable[str] = ("max",),

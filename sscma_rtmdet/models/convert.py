@@ -18,7 +18,7 @@ from torch import nn
 from ..errors import CheckpointError
 from .arch import describe
 
-log = logging.getLogger(__name__)
+_log = logging.getLogger(__name__)
 
 # (pattern, replacement), applied in order to every key. Stage/neck indices follow mmdet's order.
 MMDET_RULES: tuple[tuple[str, object], ...] = (
@@ -135,7 +135,7 @@ def to_ours(state: dict[str, torch.Tensor]) -> tuple[dict[str, torch.Tensor], st
 
 
 def load_checkpoint(model: nn.Module, src, strict_head: bool = False, name: str | None = None,
-                    model_cfg: dict | None = None) -> LoadReport:
+                    model_cfg: dict | None = None, log=None) -> LoadReport:
     """Load a checkpoint (path or dict; `name` labels a dict in messages) into `model` (our RTMDet) in place.
 
     A class-predictor shape mismatch (other num_classes) is skipped and reported unless strict_head.
@@ -169,8 +169,8 @@ def load_checkpoint(model: nn.Module, src, strict_head: bool = False, name: str 
     to_load = {k: v for k, v in state.items() if k not in report.skipped}
     model.load_state_dict(to_load, strict=False)
     report.loaded = sorted(to_load)
-    if report.skipped or report.ignored or report.not_loaded:
-        log.warning("%s: %s", where, report.summary())
+    if report.skipped or report.ignored or report.not_loaded:  # said once, through the caller's log if given
+        (log or (lambda m: _log.warning("%s", m)))(f"{where}: {report.summary()}")
     return report
 
 

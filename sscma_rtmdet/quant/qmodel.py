@@ -19,7 +19,8 @@ from ..errors import ConfigError
 from ..models.detector import RTMDet
 from ..runtime.layout import check_layout
 from .fake_quant import MODE_AVERAGE, MODE_CALIBRATE, ActQuant
-from .qmodules import FLOAT_CLASSES, QAT_CLASSES, QConvModule, fold_bn, tie_inputs
+from .qhead import FLOAT_CLASSES, QAT_CLASSES
+from .qmodules import QConvModule, fold_bn, tie_inputs
 
 
 def prepare_qat(model: nn.Module, preprocess=None, layout: str = "nchw") -> nn.Module:

@@ -4,8 +4,8 @@ The float model is loaded from a trained checkpoint and swapped for its fake-qua
 step QAT starts from the PTQ model (`ptq_start`): every range the int8 graph shows is set to what the int8
 exporter measures on the same calibration images (`calib_images` training images, letterboxed like
 evaluation, the set `tools/export.py` uses), so exporting this start state gives the PTQ file. The start
-state is validated (epoch 0) and saved as `qat_start.pth`; the fine-tuned epochs compete for
-`best_coco_bbox_mAP_epoch_N.pth` as in training.
+state is validated (epoch 0) and saved as `qat_start.pth`; the fine-tuned epochs compete for `best.pth` as
+in training.
 Schedule (cfg.qat): observers follow a moving average for `observer_epochs` epochs, then freeze; BN
 statistics follow the batches until `freeze_bn_epoch`, then freeze. Validation evaluates the EMA fake-quant
 model.
@@ -19,6 +19,7 @@ import torch
 
 from ..engine.ema import ExpMomentumEMA, unwrap
 from ..engine.optim import build_optimizer
+from ..engine.run_dir import BEST
 from ..engine.trainer import TrainOptions, Trainer
 from ..errors import ConfigError
 from ..export.pipeline import ExportRequest, calibration_batch
@@ -41,7 +42,7 @@ def qat_settings(cfg) -> dict:
     if unknown:
         raise ConfigError(f"qat: unknown key(s) {unknown}; allowed: {sorted(QAT_DEFAULTS)}")
     if qat["freeze_bn_epoch"] is None:
-        qat["freeze_bn_epoch"] = max(int(cfg.schedule["max_epochs"]) // 2, 1)
+        qat["freeze_bn_epoch"] = max(int(cfg["max_epochs"]) // 2, 1)
     if not isinstance(qat["ptq_start"], bool):
         raise ConfigError(f"qat.ptq_start={qat['ptq_start']!r} must be True or False")
     for key in ("observer_epochs", "freeze_bn_epoch", "calib_images"):
@@ -80,7 +81,7 @@ class QATTrainer(Trainer):
             ids = [self.dist.local_rank] if self.device.startswith("cuda") else None
             self.model = torch.nn.parallel.DistributedDataParallel(qmodel, device_ids=ids)
         self.ema = ExpMomentumEMA(qmodel, **self.cfg.ema)
-        self.optimizer = build_optimizer(qmodel, self.cfg.optimizer)
+        self.optimizer = build_optimizer(qmodel, self.cfg, float(self.cfg.base_lr))
 
     def train(self) -> dict:
         """On a fresh start: take the PTQ ranges, validate and save the start state (epoch 0); then fine-tune.
@@ -95,7 +96,7 @@ class QATTrainer(Trainer):
             self.sync_quant_state()
             self.log.info(f"QAT start = PTQ: {rep['set']} quantizers took the int8 exporter's measured ranges "
                           f"({rep['matched']} of {rep['tensors']} calibrated tensors matched)")
-        metrics = self.validate() if int(self.cfg.schedule["val_interval"]) > 0 else {}
+        metrics = self.validate() if int(self.cfg.val_interval) > 0 else {}
         if metrics:
             self.log.info(f"QAT start (calibrated, before fine-tuning): coco/bbox_mAP "
                           f"{metrics['coco/bbox_mAP']:.4f}")
@@ -158,12 +159,12 @@ class QATTrainer(Trainer):
         if which == "best":
             cands = [self.qat_model("start"), self.qat_model("tuned")]
             return max(reversed(cands), key=lambda c: -1.0 if c[1]["val_mAP"] is None else c[1]["val_mAP"])
-        path = {"start": self.work_dir / START_CHECKPOINT, "tuned": self.best.get("path")}.get(which)
-        if path and Path(path).is_file():
+        path = {"start": self.work_dir / START_CHECKPOINT, "tuned": self.work_dir / BEST}.get(which)
+        if path and Path(path).is_file() and (which == "start" or self.best.get("epoch") is not None):
             ckpt = ckpt_io.load_checkpoint_file(path)
             model = copy.deepcopy(self.ema.module)
             model.load_state_dict(ckpt["state_dict"])
-            epoch = 0 if which == "start" else self.best.get("epoch", int(Path(path).stem.rsplit("_", 1)[-1]))
+            epoch = 0 if which == "start" else int(self.best["epoch"])
             return model, {"which": which, "epoch": epoch,
                            "val_mAP": (ckpt.get("meta", {}).get("metrics") or {}).get("coco/bbox_mAP")}
         if which == "start":

@@ -97,6 +97,20 @@ class Deployment:
                    classes=tuple(str(c) for c in classes), strides=strides,
                    test_cfg=effective_test_cfg(cfg, target)).validated(cfg.filename or "config")
 
+    @classmethod
+    def for_model(cls, model, preprocess, imgsz, classes: Sequence[str] | None = None, target: str = DEFAULT_TARGET,
+                  layout: str | None = None, test_cfg: dict | None = None) -> "Deployment":
+        """The deployment of a bare model (no config): `preprocess` (a Preprocess or its dict), `imgsz`, class
+        names (default '0'..'C-1'), a target's resize/colour/layout/decode (over mmdet's test_cfg)."""
+        t = get_target(target)
+        pre = Preprocess.from_config(preprocess.to_dict() if hasattr(preprocess, "to_dict") else preprocess, t)
+        names = [str(c) for c in classes] if classes is not None else [str(i) for i in range(model.num_classes)]
+        base = dict(score_thr=0.001, nms_pre=30000, iou_threshold=0.65, max_per_img=300)
+        return cls(target=t.name, imgsz=(int(imgsz[0]), int(imgsz[1])), preprocess=pre,
+                   input_color=t.input_color or pre.color, layout=layout or t.layout, classes=tuple(names),
+                   strides=tuple(int(s) for s in model.strides),
+                   test_cfg={**base, **t.test_cfg, **(test_cfg or {})}).validated("model")
+
     def differences(self, other: "Deployment") -> list[str]:
         """What a model file and a config disagree on, one line per field (classes by name)."""
         out = []

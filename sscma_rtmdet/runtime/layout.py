@@ -10,7 +10,11 @@ Per level (stride s, map H x W, C classes) the graph has a score and a box outpu
 'sscma' with C == 4 would be ambiguous to the firmware (it tells boxes from scores by a last dimension of 4),
 so a fifth, padding score channel holding PAD_LOGIT is appended and the real logits are floored at
 CLASS_LOGIT_FLOOR: after int8 rounding the pad stays strictly below every class (it never wins the
-firmware's argmax, whose ties go to the last class) and below any threshold above sigmoid(-12) = 6e-6.
+firmware's argmax, whose ties go to the last class) and below any threshold above sigmoid(-9) = 1.2e-4.
+The pad is added on the (N, H*W, C) rows: in NCHW a 4-channel map of 4 x 4 cells is ambiguous to onnx2tf.
+
+int8 score outputs are quantized on [SCORE_RANGE_MIN, max] (export.int8): a logit below -10 (a score under
+4.5e-5, far below any threshold) saturates there, and the scores that matter get a finer grid.
 """
 from __future__ import annotations
 
@@ -22,8 +26,9 @@ from ..errors import CheckpointError
 from ..targets import HALF_CELL
 
 LAYOUTS = ("nchw", "sscma")
-PAD_LOGIT = -16.0
-CLASS_LOGIT_FLOOR = -12.0
+SCORE_RANGE_MIN = -10.0  # logit; sigmoid 4.5e-5
+PAD_LOGIT = SCORE_RANGE_MIN  # the int8 grid's lowest value
+CLASS_LOGIT_FLOOR = -9.0  # at least 8 int8 steps above the pad for any logit range up to +20
 
 
 def check_layout(layout: str) -> str:
@@ -62,10 +67,11 @@ def graph_outputs(cls_logits: list, box_values: list, layout: str) -> tuple:
         return x.permute(0, 2, 3, 1).reshape(n, h * w, c)
     scores = []
     for c in cls_logits:
-        if c.shape[1] == 4:
-            floor = torch.full_like(c[:, :1], CLASS_LOGIT_FLOOR)
-            c = torch.cat([torch.maximum(c, floor), torch.full_like(c[:, :1], PAD_LOGIT)], dim=1)
-        scores.append(rows(c))
+        r = rows(c)
+        if r.shape[2] == 4:
+            floor = torch.full_like(r[..., :1], CLASS_LOGIT_FLOOR)
+            r = torch.cat([torch.maximum(r, floor), torch.full_like(r[..., :1], PAD_LOGIT)], dim=2)
+        scores.append(r)
     return tuple(scores) + tuple(rows(b) for b in box_values)
 
 

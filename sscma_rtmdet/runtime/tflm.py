@@ -40,7 +40,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import CheckpointError, UserError
-from .backends import Backend, dequantize, quantize
+from .backend_base import Backend, dequantize, quantize
 from .metadata import read_metadata
 from .validate import check_tflite
 

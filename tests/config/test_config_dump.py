@@ -41,16 +41,16 @@ def test_dump_is_atomic_and_checks_values(tmp_path):
 
 
 def test_flattened_config_refuses_a_top_level_option_with_stale_copies(tmp_path):
-    """In a run's flattened config, max_epochs is also a plain copy in schedule.max_epochs: overriding the
-    top-level name alone would silently change nothing, so it is an error that names the copies."""
+    """In a run's flattened config, imgsz is also a plain copy in the pipelines (train_pipeline.0.img_scale):
+    overriding the top-level name alone would leave them stale, so it is an error that names the copies."""
     src = Path(__file__).resolve().parents[2] / "configs" / "rtmdet_nano_8xb32_300e_coco.py"
     flat = dump_config(load_config(src), tmp_path / "run.py")
     with pytest.raises(ConfigError) as err:
-        load_config(flat, ["max_epochs=2"])
+        load_config(flat, ["imgsz=(192,192)"])
     msg = str(err.value)
-    assert "schedule.max_epochs" in msg and str(src) in msg and "flattened" in msg
+    assert "train_pipeline.0.img_scale" in msg and str(src) in msg and "flattened" in msg
     # dotted keys reach the copy itself; an unchanged value and a name without copies are fine
-    assert load_config(flat, ["schedule.max_epochs=2"]).schedule["max_epochs"] == 2
-    assert load_config(flat, [f"max_epochs={load_config(src).max_epochs}"]).max_epochs == load_config(src).max_epochs
+    assert load_config(flat, ["train_pipeline.0.img_scale=(192,192)"]).train_pipeline[0]["img_scale"] == (192, 192)
+    assert load_config(flat, [f"imgsz={load_config(src).imgsz}"]).imgsz == load_config(src).imgsz
     # the original config propagates the same option
-    assert load_config(src, ["max_epochs=2"]).schedule["max_epochs"] == 2
+    assert load_config(src, ["imgsz=(192,192)"]).train_pipeline[0]["img_scale"] == (192, 192)

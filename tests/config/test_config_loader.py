@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from sscma_rtmdet.data.build import dataset_paths
+from sscma_rtmdet.engine.schedule import fit_config_schedule, lr_function
 from sscma_rtmdet.config import Config, load_config, load_config_from_text
 from sscma_rtmdet.errors import ConfigError
 
@@ -43,7 +45,7 @@ def write(tmp_path, name, text):
 def all_sizes(cfg):
     """Every size-like value in the train/stage2/test pipelines, by (pipeline, type, field)."""
     out = {}
-    for name in ("train_pipeline", "train_pipeline_stage2", "test_pipeline"):
+    for name in ("train_pipeline", "train_pipeline_stage2"):
         for step in cfg[name]:
             for field in ("img_scale", "crop_size", "size", "scale"):
                 if field in step:
@@ -57,34 +59,35 @@ def all_sizes(cfg):
 def test_every_shipped_config_loads(path):
     cfg = load_config(path)
     assert isinstance(cfg, Config) and cfg.filename == str(path)
-    for key in ("num_classes", "imgsz", "model", "train_pipeline", "train_dataloader", "schedule"):
+    for key in ("num_classes", "imgsz", "model", "train_pipeline", "data_root", "max_epochs", "target"):
         assert key in cfg, key
     assert cfg.model.head.num_classes == cfg.num_classes
-    assert cfg.train_dataloader.dataset.pipeline == cfg.train_pipeline
+    # primary values only: no derived copies for readers to disagree on (builders derive them when called)
+    for copy in ("train_dataloader", "val_dataloader", "test_dataloader", "test_pipeline", "schedule"):
+        assert copy not in cfg, copy
+    assert "lr" not in cfg.optimizer and "weight_decay" not in cfg.optimizer
     assert "_base_" not in cfg and not any(k.startswith("_") for k in cfg)
 
 
 def test_tutorial_overrides_on_nano():
     cfg = load_config(NANO, shlex.split(TUTORIAL))  # what the shell hands to --cfg-options
     assert cfg.num_classes == 2 and cfg.model.head.num_classes == 2
-    ds = cfg.train_dataloader.dataset
-    assert (ds.data_root, ds.ann_file, ds.img_prefix) == ("/x/mask/", "train/_annotations.coco.json", "train/")
-    val = cfg.val_dataloader.dataset
-    assert (val.data_root, val.ann_file, val.img_prefix) == ("/x/mask/", "valid/_annotations.coco.json", "valid/")
-    assert cfg.test_dataloader.dataset.ann_file == "valid/_annotations.coco.json"  # test_* derive from val_*
+    assert dataset_paths(cfg, "train") == ("/x/mask/", "train/_annotations.coco.json", "train/")
+    assert dataset_paths(cfg, "val") == ("/x/mask/", "valid/_annotations.coco.json", "valid/")
+    assert dataset_paths(cfg, "test")[1] == "valid/_annotations.coco.json"  # test_* derive from val_*
     assert cfg.max_epochs == 50 and cfg.stage2_epoch == 30
-    assert cfg.schedule.max_epochs == 50 and cfg.schedule.flat_epochs == 25 and cfg.schedule.stage2_epoch == 30
+    lr = lr_function(cfg, fit_config_schedule(cfg, 32, 10), 10)
+    assert lr(249) == lr(100) and lr(251) < lr(249)  # flat for 25 of the 50 epochs, then the cosine
     assert cfg.imgsz == (192, 192)
     sizes = all_sizes(cfg)
     assert sizes.pop(("train_pipeline", "RandomResize", "scale")) == (384, 384)
     assert sizes and all(v == (192, 192) for v in sizes.values()), sizes
-    assert cfg.train_dataloader.dataset.pipeline == cfg.train_pipeline
     assert cfg.model.neck.out_channels == 64  # the nano file's own values survive
 
 
 def test_quoted_value_passed_from_python_still_a_tuple():
     cfg = load_config(NANO, ["imgsz='(192,192)'"])
-    assert cfg.imgsz == (192, 192) and cfg.test_pipeline[0]["size"] == (192, 192)
+    assert cfg.imgsz == (192, 192) and cfg.train_pipeline_stage2[-1]["size"] == (192, 192)
 
 
 def test_list_override_keeps_tuple_container():
@@ -99,7 +102,7 @@ def test_nano_child_values_flow_into_base():
     assert cfg.model.backbone.widen_factor == 0.25 and cfg.model.backbone.deepen_factor == 0.33
     assert cfg.model.neck.num_csp_blocks == 1
     assert cfg.imgsz == (320, 320) and cfg.train_pipeline[1]["scale"] == (640, 640)
-    assert cfg.train_pipeline[0]["max_cached_images"] == 20 and cfg.optimizer.lr == 0.004 and cfg.lr_ref_batch == 256
+    assert cfg.train_pipeline[0]["max_cached_images"] == 20 and cfg.base_lr == 0.004 and cfg.lr_ref_batch == 256
 
 
 def test_relu_config_sets_act_everywhere():
@@ -111,11 +114,11 @@ def test_relu_config_sets_act_everywhere():
 
 def test_qat_config_grandchild_beats_child():
     cfg = load_config(CONFIGS / "rtmdet_nano_8xb32_300e_coco_relu_q.py")
-    assert cfg.max_epochs == 10 and cfg.schedule.max_epochs == 10 and cfg.stage2_epoch == 0
-    assert cfg.schedule.stage2_epoch == 0 and cfg.optimizer.lr == 2e-5 and cfg.qat.freeze_bn_epoch == 5
+    assert cfg.max_epochs == 10 and cfg.stage2_epoch == 0
+    assert cfg.base_lr == 2e-5 and cfg.qat.freeze_bn_epoch == 5
     assert cfg.model.head.act == "relu"
     over = load_config(CONFIGS / "rtmdet_nano_8xb32_300e_coco_relu_q.py", ["max_epochs=4"])
-    assert over.qat.freeze_bn_epoch == 2 and over.stage2_num_epochs == 4 and over.schedule.flat_epochs == 2
+    assert over.qat.freeze_bn_epoch == 2 and over.stage2_num_epochs == 4 and over.stage2_epoch == 0
 
 
 def test_mnv4_delete_replaces_backbone():
@@ -127,9 +130,9 @@ def test_mnv4_delete_replaces_backbone():
 def test_base_overrides_propagate():
     cfg = load_config(NANO, ["num_classes=3", "max_epochs=50", "data_root=/data/x/"])
     assert cfg.model.head.num_classes == 3
-    assert cfg.stage2_epoch == 30 and cfg.schedule.flat_epochs == 25
-    for name in ("train_dataloader", "val_dataloader", "test_dataloader"):
-        assert cfg[name].dataset.data_root == "/data/x/"
+    assert cfg.stage2_epoch == 30
+    for split in ("train", "val", "test"):
+        assert dataset_paths(cfg, split)[0] == "/data/x/"
 
 
 def test_cli_override_beats_child_value():
@@ -198,7 +201,7 @@ def test_dotted_overrides_and_list_index(tmp_path):
     assert cfg.pipeline[1]["size"] == (96, 96) and cfg.loader.dataset.pipeline[1]["size"] == (96, 96)
     assert cfg.pipeline[0]["size"] == (64, 64) and cfg.model.head.strides == (8, 32)
     nano = load_config(NANO, {"train_pipeline.2.crop_size": [96, 96]})
-    assert nano.train_dataloader.dataset.pipeline[2]["crop_size"] == (96, 96)
+    assert nano.train_pipeline[2]["crop_size"] == (96, 96)
 
 
 def test_dict_valued_override_merges(tmp_path):
@@ -251,8 +254,8 @@ def test_type_mismatch(option, pattern):
 
 def test_accepted_type_conversions():
     cfg = load_config(NANO, ["base_lr=1", "grad_clip=10.0", "preprocess.mean=[0,0,0]"])
-    assert cfg.base_lr == 1.0 and isinstance(cfg.base_lr, float) and cfg.optimizer.lr == 1.0
-    assert cfg.schedule.grad_clip == 10.0 and cfg.preprocess.mean == [0.0, 0.0, 0.0]
+    assert cfg.base_lr == 1.0 and isinstance(cfg.base_lr, float)
+    assert cfg.grad_clip == 10.0 and cfg.preprocess.mean == [0.0, 0.0, 0.0]
 
 
 def test_missing_files_and_bases(tmp_path):

@@ -70,14 +70,31 @@ def test_eval_dataset_and_collate_non_square(coco):
     for i, m in enumerate(batch["metas"]):
         h, w = m["ori_hw"]
         assert m["img_id"] == coco.img_ids[i] and m["pad"] == (0, 0)
-        assert m["scale"] == pytest.approx(min(imgsz[0] / h, imgsz[1] / w))
+        scale = min(imgsz[0] / h, imgsz[1] / w)
+        assert m["scale"] == pytest.approx((scale, scale))  # (sx, sy): equal for a letterbox
         raw = coco.get_ann(i)[0]
-        assert torch.allclose(batch["gt_boxes"][i], torch.from_numpy(raw) * m["scale"], atol=1e-4)
-        nh, nw = int(h * m["scale"] + 0.5), int(w * m["scale"] + 0.5)
+        assert torch.allclose(batch["gt_boxes"][i], torch.from_numpy(raw) * scale, atol=1e-4)
+        nh, nw = int(h * scale + 0.5), int(w * scale + 0.5)
         img = batch["inputs"][i]
         assert (img[:, nh:] == 0).all() and (img[:, :, nw:] == 0).all()  # pad_value from Preprocess
     norm = Preprocess().normalize(batch["inputs"])
     assert norm.shape == (3, 3, *imgsz) and norm.dtype == torch.float32
+
+
+def test_eval_dataset_stretch_is_the_firmware_sampler(coco):
+    """resize='stretch', interpolation='nearest' (target sscma-micro): the whole image squeezed to the input,
+    pixel for pixel what SSCMA-Micro's 16.16 fixed-point sampler picks; boxes scaled per axis."""
+    imgsz = (96, 96)
+    ds = EvalDataset(coco, imgsz, Preprocess(resize="stretch", interpolation="nearest"))
+    s = ds[0]
+    h, w = s["ori_hw"]
+    assert s["img"].shape == (96, 96, 3) and s["scale"] == (96 / w, 96 / h) and s["pad"] == (0, 0)
+    src = coco.load_image(0)
+    rows = [(i * ((h << 16) // 96)) >> 16 for i in range(96)]
+    cols = [(j * ((w << 16) // 96)) >> 16 for j in range(96)]
+    np.testing.assert_array_equal(s["img"], src[rows][:, cols])
+    raw = coco.get_ann(0)[0]
+    np.testing.assert_allclose(s["boxes"], raw * np.array([96 / w, 96 / h] * 2, np.float32), atol=1e-4)
 
 
 def test_collate_rejects_mixed_sizes(coco):

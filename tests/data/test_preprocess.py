@@ -29,7 +29,14 @@ def test_rgb_flips_channels_before_mean():
 def test_preprocess_config_roundtrip_and_errors():
     pre = Preprocess.from_config(dict(color="RGB", mean=[1, 2, 3], std=[4, 5, 6], pad_value=0))
     assert Preprocess.from_config(pre.to_dict()) == pre
-    assert pre.to_dict() == dict(color="rgb", mean=[1.0, 2.0, 3.0], std=[4.0, 5.0, 6.0], pad_value=0)
+    assert pre.to_dict() == dict(color="rgb", mean=[1.0, 2.0, 3.0], std=[4.0, 5.0, 6.0], pad_value=0,
+                                 resize="letterbox", interpolation="linear")
+    from sscma_rtmdet.targets import TARGETS
+    firmware = Preprocess.from_config(dict(color="bgr"), TARGETS["sscma-micro"])  # the target fills resize
+    assert (firmware.resize, firmware.interpolation) == ("stretch", "nearest")
+    assert Preprocess.from_config(dict(resize="letterbox"), TARGETS["sscma-micro"]).resize == "letterbox"
+    with pytest.raises(ConfigError, match="preprocess.resize"):
+        Preprocess.from_config(dict(resize="crop"))
     with pytest.raises(ConfigError, match="preprocess.color"):
         Preprocess.from_config(dict(color="yuv"))
     with pytest.raises(ConfigError, match="unknown key"):

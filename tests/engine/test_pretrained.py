@@ -3,14 +3,15 @@ import os
 import pytest
 import torch
 
-from sscma_rtmdet.engine.pretrained import ROOT, resolve_weights, slim_state_dict
+from sscma_rtmdet.engine.pretrained import resolve_weights, slim_state_dict
+from sscma_rtmdet.utils.paths import CONFIGS_DIR, PRETRAINED_DIR
 from sscma_rtmdet.errors import CheckpointError
 
 
 def test_relative_load_from_is_found_from_any_folder(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    found = resolve_weights("configs/rtmdet_nano_8xb32_300e_coco.py")
-    assert found == ROOT / "configs" / "rtmdet_nano_8xb32_300e_coco.py"
+    found = resolve_weights("pretrained/rtmdet_nano_relu_glyphs.pth")
+    assert found == PRETRAINED_DIR / "rtmdet_nano_relu_glyphs.pth"  # packaged, found from any folder
     (tmp_path / "mine.pth").write_bytes(b"x")
     assert resolve_weights("mine.pth").resolve() == tmp_path / "mine.pth"  # the user's own file wins
     with pytest.raises(CheckpointError, match=r"load_from='nope/x.pth': no such file .*load_from=None"):
@@ -35,7 +36,7 @@ from sscma_rtmdet.config import load_config  # noqa: E402
 from sscma_rtmdet.runtime.checkpoint import load_checkpoint_file  # noqa: E402
 from sscma_rtmdet.engine.trainer import Trainer, TrainOptions  # noqa: E402
 
-NANOS = [ROOT / "configs" / "rtmdet_nano_8xb32_300e_coco.py", ROOT / "configs" / "rtmdet_nano_8xb32_300e_coco_relu.py"]
+NANOS = [CONFIGS_DIR / "rtmdet_nano_8xb32_300e_coco.py", CONFIGS_DIR / "rtmdet_nano_8xb32_300e_coco_relu.py"]
 
 
 @pytest.mark.parametrize("config", NANOS, ids=lambda p: p.stem)

@@ -2,7 +2,7 @@ import math
 
 import pytest
 
-from sscma_rtmdet.engine.schedule import lr_at, schedule_from_config
+from sscma_rtmdet.engine.schedule import FittedSchedule, lr_at, lr_function
 
 
 def test_warmup_starts_at_ratio_and_reaches_base():
@@ -23,9 +23,11 @@ def test_cosine_goes_to_min_ratio():
     assert all(a >= b for a, b in zip(values, values[1:]))
 
 
-def test_schedule_from_config_uses_epochs():
-    sched = dict(max_epochs=10, warmup_iters=0, warmup_ratio=1e-5, flat_epochs=5, min_lr_ratio=0.05)
-    f = schedule_from_config(sched, 0.1, iters_per_epoch=4)
+def test_lr_function_uses_epochs():
+    """The config's primary names and the fitted lr/warmup: flat for the first half (mmdet), then cosine."""
+    cfg = dict(max_epochs=10, warmup_ratio=1e-5, min_lr_ratio=0.05)
+    f = lr_function(cfg, FittedSchedule(lr=0.1, warmup_iters=0, stage2_epoch=8, val_interval=1, max_iters=40,
+                                        rows=()), iters_per_epoch=4)
     assert f(19) == pytest.approx(0.1)
     assert f(40) == pytest.approx(0.005)
 
@@ -47,7 +49,8 @@ def test_coco_recipe_length_gives_mmdetection_schedule():
     cfg = load_config(CONFIGS / "rtmdet_tiny_8xb32_300e_coco.py", ["batch_size=256"])
     fit = fit_config_schedule(cfg, 256, 463)
     assert (fit.lr, fit.warmup_iters, fit.stage2_epoch, fit.val_interval) == (0.004, 1000, 280, 10)
-    assert cfg.schedule["flat_epochs"] == 150
+    lr = lr_function(cfg, fit, 463)
+    assert lr(150 * 463 - 1) == lr(1000) == 0.004 and lr(150 * 463 + 1) < 0.004  # flat for 150 epochs
     assert fit.val_epochs(300) == list(range(10, 281, 10)) + list(range(281, 301))
 
 
@@ -75,8 +78,7 @@ def test_explicit_values_are_used_exactly():
     assert (fit.lr, fit.warmup_iters, fit.stage2_epoch, fit.val_interval) == (0.01, 2000, 30, 7)
     assert fit.val_epochs(50) == [7, 14, 21, 28, 35, 42, 49, 50]  # exactly every 7 (and the last)
     assert "set by you" in format_schedule_table(fit.rows)
-    cfg = load_config(CONFIGS / "rtmdet_nano_8xb32_300e_coco.py", TUTORIAL + ["optimizer.lr=0.003",
-                                                                              "schedule.stage2_epoch=10"])
+    cfg = load_config(CONFIGS / "rtmdet_nano_8xb32_300e_coco.py", TUTORIAL + ["base_lr=0.003", "stage2_epoch=10"])
     fit = fit_config_schedule(cfg, 64, 19)
     assert (fit.lr, fit.stage2_epoch) == (0.003, 10)
 
@@ -86,9 +88,7 @@ def test_fitting_the_config_a_run_wrote_gives_the_same_schedule(tmp_path):
 
     cfg = load_config(CONFIGS / "rtmdet_nano_8xb32_300e_coco_relu.py", TUTORIAL + ["batch_size=16"])
     fit = fit_config_schedule(cfg, 16, 38)
-    cfg.optimizer["lr"] = fit.lr
-    cfg.schedule.update(warmup_iters=fit.warmup_iters, stage2_epoch=fit.stage2_epoch)
-    dump_config(cfg, tmp_path / "run.py")
+    dump_config(cfg, tmp_path / "run.py")  # the trainer keeps the fitted values; the config stays primary
     again = fit_config_schedule(load_config(tmp_path / "run.py"), 16, 38)
     assert again.rows == fit.rows
 

@@ -34,13 +34,17 @@ def test_tutorial_command_writes_checkpoints_config_log_and_scalars(data, tmp_pa
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
     wd = tmp_path / "work_dirs" / "rtmdet_nano_8xb32_300e_coco"
     names = {p.name for p in wd.iterdir()}
-    assert {"epoch_2.pth", "last.pth", "rtmdet_nano_8xb32_300e_coco.py", "tf_logs"} <= names
-    assert any(n.startswith("best_coco_bbox_mAP_epoch_") for n in names)
+    assert {"epoch_2.pth", "last.pth", "best.pth", "results.csv", "plots", "rtmdet_nano_8xb32_300e_coco.py",
+            "tf_logs"} <= names
+    assert not any(n.startswith("best_coco_bbox_mAP_epoch_") for n in names)  # one stable best.pth
     assert any(n.endswith(".log") for n in names)
     assert "bbox_mAP_copypaste" in res.stdout
     ckpt = load_checkpoint_file(wd / "epoch_2.pth")
-    assert ckpt["meta"]["classes"] == ["circle", "square", "triangle"]
-    assert ckpt["meta"]["epoch"] == 2 and ckpt["meta"]["imgsz"] == [64, 64]
+    dep = ckpt["meta"]["deployment"]
+    assert dep["classes"] == ["circle", "square", "triangle"] and dep["target"] == "sscma-micro"
+    assert ckpt["meta"]["epoch"] == 2 and dep["imgsz"] == [64, 64]
+    assert ckpt["meta"]["schedule"]["lr"] > 0 and ckpt["resume"]  # the final epoch file can be resumed
+    assert load_checkpoint_file(wd / "best.pth")["resume"] is None  # best.pth: weights only
     assert ckpt["config"]["num_classes"] == 3 and ckpt["config"]["model"]["head"]["num_classes"] == 3
     assert list(wd.glob("tf_logs/events.out.tfevents.*"))
     dumped = load_config(wd / "rtmdet_nano_8xb32_300e_coco.py")

@@ -37,6 +37,13 @@ def _photo(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
     return img
 
 
+def dep(model, imgsz, classes=None, target="generic", layout=None, preprocess=None):
+    """The Deployment of a bare test model (runtime.deployment.Deployment.for_model) with PRE."""
+    from sscma_rtmdet.runtime.deployment import Deployment
+
+    return Deployment.for_model(model, preprocess or PRE, imgsz, classes, target=target, layout=layout)
+
+
 def normalise(batch_nhwc: np.ndarray) -> torch.Tensor:
     x = torch.from_numpy(np.ascontiguousarray(batch_nhwc, dtype=np.float32)).permute(0, 3, 1, 2)
     return (x - torch.tensor(PRE["mean"]).view(1, 3, 1, 1)) / torch.tensor(PRE["std"]).view(1, 3, 1, 1)
@@ -59,26 +66,28 @@ class ExportCache:
     def __init__(self, root: Path, image_dir: Path):
         self.root, self.image_dir, self.items, self.times = root, image_dir, {}, {}
 
-    def get(self, kind: str, imgsz: tuple[int, int]) -> dict:
-        key = (kind, tuple(imgsz))
+    def get(self, kind: str, imgsz: tuple[int, int], target: str = "generic") -> dict:
+        key = (kind, tuple(imgsz), target)
         if key not in self.items:
-            self.items[key] = self._export(kind, imgsz)
+            self.items[key] = self._export(kind, imgsz, target)
         return self.items[key]
 
-    def _export(self, kind, imgsz):
+    def _export(self, kind, imgsz, target):
         from sscma_rtmdet.export.calibration import calibration_images, find_images
         from sscma_rtmdet.export.onnx_export import export_onnx
         from sscma_rtmdet.export.tflite_export import export_tflite
 
-        calib = calibration_images(find_images(self.image_dir), imgsz, PRE, n=8, cache_dir=None)
         model = make_model(kind)
-        stem = self.root / f"{kind}_{imgsz[0]}x{imgsz[1]}"
+        d = dep(model, imgsz, target=target)
+        calib = calibration_images(find_images(self.image_dir), imgsz, d.preprocess, n=8, input_color=d.input_color,
+                                   cache_dir=None)
+        stem = self.root / f"{kind}_{imgsz[0]}x{imgsz[1]}_{target}"
         t0 = time.perf_counter()
         onnx_path = stem.with_suffix(".onnx")
-        export_onnx(model, PRE, imgsz, onnx_path, class_names=None)
+        export_onnx(model, d, onnx_path)
         t1 = time.perf_counter()
         tfl = export_tflite(onnx_path, stem, calib=calib)
         t2 = time.perf_counter()
         self.times[key := f"{kind} {imgsz}"] = {"onnx_s": round(t1 - t0, 2), "tflite_3fmt_s": round(t2 - t1, 2)}
         print(f"\nexport times {key}: {self.times[key]}")
-        return {"model": model, "calib": calib, "onnx": onnx_path, **tfl}
+        return {"model": model, "calib": calib, "onnx": onnx_path, "dep": d, **tfl}

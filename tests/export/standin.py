@@ -1,6 +1,7 @@
 """A small RTMDet-shaped model for export tests: 3 levels (strides 8/16/32), conv+BN+act, per-level heads.
 
-forward(x (N,3,H,W)) -> (cls_scores [(N,C,H/s,W/s)], bbox_preds [(N,4,H/s,W/s)] distances * stride).
+forward(x (N,3,H,W)) -> (cls_scores [(N,C,H/s,W/s)], bbox_preds [(N,4,H/s,W/s)] distances * stride);
+deploy_outputs(x, layout) as RTMDet's (models.head.box_values).
 """
 from __future__ import annotations
 
@@ -17,18 +18,25 @@ class StandIn(nn.Module):
 
     def __init__(self, num_classes: int = 3, width: int = 8, act=nn.ReLU):
         super().__init__()
+        self.num_classes = num_classes
         self.stem = nn.Sequential(_cba(3, width, 2, act), _cba(width, width, 2, act), _cba(width, width, 2, act))
         self.down = nn.ModuleList([_cba(width, width, 2, act), _cba(width, width, 2, act)])
         self.cls = nn.ModuleList([nn.Conv2d(width, num_classes, 1) for _ in self.strides])
         self.reg = nn.ModuleList([nn.Conv2d(width, 4, 1) for _ in self.strides])
 
-    def forward(self, x):
+    def forward(self, x, grid_units: bool = False):
         feats = [self.stem(x)]
         for d in self.down:
             feats.append(d(feats[-1]))
         cls = [c(f) for c, f in zip(self.cls, feats)]
-        box = [r(f).relu() * s for r, f, s in zip(self.reg, feats, self.strides)]
+        box = [r(f).relu() * (1 if grid_units else s) for r, f, s in zip(self.reg, feats, self.strides)]
         return cls, box
+
+    def deploy_outputs(self, x, layout: str):
+        from sscma_rtmdet.models.head import box_values
+
+        cls, grid = self.forward(x, grid_units=True)
+        return cls, box_values(grid, self.strides, layout)
 
 
 def init_well_conditioned(model: nn.Module, seed: int = 0) -> nn.Module:

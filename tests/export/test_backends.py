@@ -4,7 +4,7 @@ import pytest
 from sscma_rtmdet.errors import UserError
 from sscma_rtmdet.runtime.backends import TorchBackend, dequantize, load_backend, quantize
 
-from _export_helpers import PRE, make_model
+from _export_helpers import dep, make_model
 
 
 def test_quantize_rounds_and_clips():
@@ -28,7 +28,8 @@ def test_load_backend_errors(tmp_path):
 
 
 def test_batch_shape_checked():
-    backend = TorchBackend(make_model("standin"), PRE, (64, 64))
+    model = make_model("standin")
+    backend = TorchBackend(model, dep(model, (64, 64)))
     assert backend.input_hw == (64, 64) and backend.num_classes == 3
     with pytest.raises(UserError, match=r"\(N, 64, 64, 3\)"):
         backend(np.zeros((1, 3, 64, 64), np.uint8))

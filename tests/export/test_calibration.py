@@ -44,7 +44,7 @@ def test_letterboxed_like_eval_and_colour(image_dir):
     rgb = calibration_images(files, (192, 256), dict(PRE, color="rgb"), n=8, cache_dir=None)
     np.testing.assert_array_equal(rgb[0], ref[..., ::-1].astype(np.float32))
     norm = calibration_images(files, (192, 256), PRE, n=8, cache_dir=None, normalized=True)
-    np.testing.assert_allclose(norm[0], (ref - np.float32(PRE["mean"])) / np.float32(PRE["std"]), rtol=1e-6)
+    np.testing.assert_allclose(norm[0], (ref - np.float32(PRE["mean"])) / np.float32(PRE["std"]), rtol=1e-6, atol=1e-6)
 
 
 def test_cache_hit_and_invalidation(tmp_path, image_dir):

@@ -4,12 +4,11 @@ well-conditioned weights: the conversion is under test. The ReLU nano and its QA
 cache's "nano" model (same architecture, seed and calibration images), so they check the cache's files
 instead of converting the same graph again."""
 import os
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-from _export_helpers import NANO_RELU, PRE
+from _export_helpers import NANO_RELU
 from standin import init_well_conditioned
 
 from sscma_rtmdet.config import load_config
@@ -17,10 +16,11 @@ from sscma_rtmdet.export.calibration import calibration_images, find_images
 from sscma_rtmdet.export.onnx_export import export_onnx
 from sscma_rtmdet.export.tflite_export import export_tflite
 from sscma_rtmdet.runtime.backends import TorchBackend, load_backend
+from sscma_rtmdet.runtime.deployment import Deployment
 from sscma_rtmdet.models import build_model
+from sscma_rtmdet.utils.paths import CONFIGS_DIR
 
-REPO = Path(__file__).resolve().parents[2]
-CONFIGS = sorted(p.name for p in (REPO / "configs").glob("*.py"))
+CONFIGS = sorted(p.name for p in CONFIGS_DIR.glob("*.py"))
 LARGE = {"rtmdet_l_8xb32_300e_coco.py", "rtmdet_x_8xb32_300e_coco.py"}
 FULL = os.environ.get("SSCMA_FULL_EXPORT_TESTS") == "1"
 
@@ -28,11 +28,16 @@ FULL = os.environ.get("SSCMA_FULL_EXPORT_TESTS") == "1"
 @pytest.mark.slow
 @pytest.mark.parametrize("name", CONFIGS)
 def test_config_exports_onnx_and_int8(name, image_dir, exports, tmp_path):
-    cfg = load_config(REPO / "configs" / name, ["num_classes=5", "imgsz=(192,192)"])
+    """Each config in its own deployment target: the nano configs export SSCMA-Micro's layout, the others
+    the per-level one."""
+    cfg = load_config(CONFIGS_DIR / name, ["num_classes=5", "imgsz=(192,192)"])
     torch.manual_seed(0)
     model = init_well_conditioned(build_model(cfg.model)).eval()
-    calib = calibration_images(find_images(image_dir), (192, 192), PRE, 8, cache_dir=None)
-    cached = exports.get("nano", (192, 192)) if cfg.model == NANO_RELU else None
+    dep = Deployment.from_config(cfg, [f"c{i}" for i in range(5)])
+    assert dep.layout == ("sscma" if "nano" in name or "mnv4" in name else "nchw")
+    calib = calibration_images(find_images(image_dir), (192, 192), dep.preprocess, 8, dep.input_color,
+                               cache_dir=None)
+    cached = exports.get("nano", (192, 192), dep.target) if cfg.model == NANO_RELU else None
     if cached:  # same weights, same calibration: the cache's files are this config's export
         assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(),
                                                      cached["model"].state_dict().values()))
@@ -40,8 +45,8 @@ def test_config_exports_onnx_and_int8(name, image_dir, exports, tmp_path):
         onnx_path = cached["onnx"]
     else:
         onnx_path = tmp_path / "m.onnx"
-        export_onnx(model, PRE, (192, 192), onnx_path, num_classes=5)
-    ref = TorchBackend(model, PRE, (192, 192))(calib[:2])
+        export_onnx(model, dep, onnx_path)
+    ref = TorchBackend(model, dep)(calib[:2])
     onnx_out = load_backend(onnx_path)(calib[:2])
     for k, r in ref.items():
         assert np.abs(onnx_out[k] - r).max() <= 1e-4 * max(float(r.max() - r.min()), 1.0), k

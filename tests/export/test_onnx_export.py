@@ -11,7 +11,7 @@ from sscma_rtmdet.export.onnx_export import export_onnx
 from sscma_rtmdet.runtime.wrapper import ExportWrapper
 from sscma_rtmdet.runtime.backends import TorchBackend, load_backend
 
-from _export_helpers import PRE, make_model, normalise
+from _export_helpers import PRE, dep, make_model, normalise
 
 
 def _batch(image_dir, hw):
@@ -37,16 +37,16 @@ def test_wrapper_folds_normalisation_and_names():
 def test_onnx_matches_torch(tmp_path, image_dir, fold):
     model = make_model("standin")
     path = tmp_path / "m.onnx"
-    meta = export_onnx(model, PRE, (96, 128), path, fold_normalization=fold, class_names=["a", "b", "c"])
+    meta = export_onnx(model, dep(model, (96, 128), ["a", "b", "c"]), path, fold_normalization=fold)
     assert meta == read_metadata(path)
     proto = onnx.load(str(path))
     assert [o.name for o in proto.graph.output] == meta["output_names"]
     assert json.loads({p.key: p.value for p in proto.metadata_props}[ONNX_PROPS_KEY]) == meta
     assert meta["normalization_folded"] is fold and meta["input"]["layout"] == "NCHW"
-    assert meta["num_classes"] == 3 and meta["outputs"]["score_s16"]["shape"] == [1, 3, 6, 8]
+    assert meta["deployment"]["num_classes"] == 3 and meta["outputs"]["score_s16"]["shape"] == [1, 3, 6, 8]
     raw = _batch(image_dir, (96, 128))
     x = raw if fold else normalise(raw).permute(0, 2, 3, 1).numpy()
-    ref = TorchBackend(model, PRE, (96, 128), fold_normalization=fold)(x)
+    ref = TorchBackend(model, dep(model, (96, 128)), fold_normalization=fold)(x)
     got = load_backend(path)(x)
     assert set(got) == set(ref)
     for name in ref:
@@ -55,7 +55,8 @@ def test_onnx_matches_torch(tmp_path, image_dir, fold):
 
 def test_onnx_without_sidecar_uses_embedded_metadata(tmp_path, image_dir):
     path = tmp_path / "m.onnx"
-    export_onnx(make_model("standin"), PRE, (64, 64), path)
+    model = make_model("standin")
+    export_onnx(model, dep(model, (64, 64)), path)
     (tmp_path / "m.onnx.json").unlink()
     backend = load_backend(path)
     assert backend.input_hw == (64, 64) and backend.num_classes == 3
@@ -64,9 +65,9 @@ def test_onnx_without_sidecar_uses_embedded_metadata(tmp_path, image_dir):
 def test_real_nano_relu_onnx(tmp_path, image_dir):
     model = make_model("nano")
     path = tmp_path / "nano.onnx"
-    export_onnx(model, PRE, (192, 256), path)
+    export_onnx(model, dep(model, (192, 256)), path)
     raw = _batch(image_dir, (192, 256))[:2]
-    ref = TorchBackend(model, PRE, (192, 256))(raw)
+    ref = TorchBackend(model, dep(model, (192, 256)))(raw)
     got = load_backend(path, threads=2)(raw)
     assert got["score_s8"].shape == (2, 5, 24, 32) and got["box_s32"].shape == (2, 4, 6, 8)
     for name in ref:
@@ -74,5 +75,8 @@ def test_real_nano_relu_onnx(tmp_path, image_dir):
 
 
 def test_bad_imgsz(tmp_path):
-    with pytest.raises(UserError, match="multiples of 32"):
-        export_onnx(make_model("standin"), PRE, (100, 128), tmp_path / "m.onnx")
+    from sscma_rtmdet.errors import CheckpointError
+
+    model = make_model("standin")
+    with pytest.raises((UserError, CheckpointError), match="multiple"):
+        export_onnx(model, dep(model, (100, 128)), tmp_path / "m.onnx")

@@ -12,11 +12,12 @@ from sscma_rtmdet.runtime.backends import TorchBackend, load_backend
 from _export_helpers import PRE
 
 pytestmark = pytest.mark.slow
-CASES = [("standin", (192, 256)), ("nano", (192, 192)), ("nano", (192, 256))]
+CASES = [("standin", (192, 256), "generic"), ("nano", (192, 192), "generic"), ("nano", (192, 256), "generic"),
+         ("nano", (192, 192), "sscma-micro")]
 
 
 def _compare(exp, imgsz):
-    ref = TorchBackend(exp["model"], PRE, imgsz)(exp["calib"][-3:])  # the last 3 calibration images
+    ref = TorchBackend(exp["model"], exp["dep"])(exp["calib"][-3:])  # the last 3 calibration images
     errs = {}
     for fmt in ("onnx", "float32", "float16", "int8"):
         backend = load_backend(exp[fmt])
@@ -30,9 +31,10 @@ def _compare(exp, imgsz):
     return errs
 
 
-@pytest.mark.parametrize("kind,imgsz", CASES)
-def test_backends_match_torch(exports, kind, imgsz):
-    errs = _compare(exports.get(kind, imgsz), imgsz)
+@pytest.mark.parametrize("kind,imgsz,target", CASES)
+def test_backends_match_torch(exports, kind, imgsz, target):
+    """Every format against torch, the previous per-level layout ('generic') and the firmware's ('sscma')."""
+    errs = _compare(exports.get(kind, imgsz, target), imgsz)
     print({f"{f}/{n}": (round(e, 6), round(m, 6), s) for (f, n), (e, m, s) in errs.items()})
     for (fmt, name), (err, mean, scale) in errs.items():
         if fmt in ("onnx", "float32"):
@@ -50,7 +52,7 @@ def test_int8_sidecar(exports):
     assert meta["input"]["layout"] == "NHWC" and meta["input"]["dtype"] == "int8"
     assert meta["input"]["hw"] == [192, 256] and meta["normalization_folded"] is True
     qin = meta["input"]["quantization"]
-    assert abs(qin["scale"] - 1.0) < 0.02 and qin["zero_point"] == -128  # raw pixels 0..255 ~ uint8 - 128
+    assert qin == {"scale": 1.0, "zero_point": -128}  # raw pixels 0..255: exactly uint8 - 128
     assert sorted(meta["output_map"].values()) == sorted(meta["output_names"])
     assert all(meta["outputs"][n]["quantization"]["scale"] > 0 for n in meta["output_names"])
     assert meta["verification"]["samples"] == min(8, len(exp["calib"]))  # export_tflite verifies on up to 8
@@ -59,20 +61,24 @@ def test_int8_sidecar(exports):
 
 
 def test_output_map_is_what_backend_uses(exports, tmp_path):
-    """Swap two same-shaped outputs in the sidecar: the backend must follow the map (and so disagree)."""
+    """Outputs are taken by name through the sidecar's map, in any order; a map that names an output of the
+    wrong shape (a sidecar of another model) is refused, never silently used."""
     exp = exports.get("nano", (192, 256))
     src = exp["int8"]
     dst = tmp_path / src.name
     dst.write_bytes(src.read_bytes())
     meta = json.loads(open(str(src) + ".json").read())
+    meta["output_map"] = dict(reversed(list(meta["output_map"].items())))  # another order, same names
+    (tmp_path / (src.name + ".json")).write_text(json.dumps(meta))
+    x = exp["calib"][:1]
+    good, got = load_backend(src)(x), load_backend(dst)(x)
+    for name in good:
+        np.testing.assert_array_equal(got[name], good[name])
     inv = {v: k for k, v in meta["output_map"].items()}
     meta["output_map"][inv["score_s8"]], meta["output_map"][inv["score_s16"]] = "score_s16", "score_s8"
     (tmp_path / (src.name + ".json")).write_text(json.dumps(meta))
-    x = exp["calib"][:1]
-    good, swapped = load_backend(src)(x), load_backend(dst)
-    got = swapped(x)  # the stride-8 map (1,5,24,32) is now claimed to be stride 16, and vice versa
-    np.testing.assert_array_equal(got["score_s16"], good["score_s8"])
-    np.testing.assert_array_equal(got["score_s8"], good["score_s16"])
+    with pytest.raises(CheckpointError, match="belongs to another model"):
+        load_backend(dst)
     meta["output_map"] = {k: v for k, v in meta["output_map"].items() if v != "box_s8"}
     (tmp_path / (src.name + ".json")).write_text(json.dumps(meta))
     with pytest.raises(CheckpointError, match="one-to-one"):

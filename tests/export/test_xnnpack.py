@@ -70,8 +70,10 @@ def test_nearest_resize_rewrite_is_exact(int8):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("precision", ["float32", "float16", "int8"])
-def test_relu_nano_runs_as_one_xnnpack_partition(exports, precision):
-    """Channel-attention gates, mean, nearest upsampling, concat, int8 (re)quantize: all inside XNNPACK."""
-    exp = exports.get("nano", (64, 64))
+@pytest.mark.parametrize("target", ["generic", "sscma-micro"])
+def test_relu_nano_runs_as_one_xnnpack_partition(exports, precision, target):
+    """Channel-attention gates, mean, nearest upsampling, concat, int8 (re)quantize, the firmware layout's
+    reshapes: all inside XNNPACK."""
+    exp = exports.get("nano", (64, 64), target)
     got = xnnpack_delegation(exp[precision])
     assert got.undelegated == {} and got.delegated == got.total > 100 and got.partitions == 1, got

@@ -58,7 +58,11 @@ def test_load_backend_runs_a_checkpoint_like_an_export(tiny_run):
 
     backend = load_backend(tiny_run["ckpt"])
     assert backend.input_hw == (64, 64) and backend.num_classes == 3
-    assert backend.meta["class_names"] == ["circle", "square", "triangle"]
+    assert backend.deployment.classes == ("circle", "square", "triangle")
     out = backend(np.full((2, 64, 64, 3), 114, np.uint8))
-    assert out["score_s8"].shape == (2, 3, 8, 8) and out["box_s32"].shape == (2, 4, 2, 2)
-    assert ((out["score_s8"] >= 0) & (out["score_s8"] <= 1)).all()
+    # the tutorial config's target is sscma-micro: the firmware's layout, logits (N, H*W, C), grid-unit boxes
+    assert backend.deployment.layout == "sscma" and backend.deployment.input_color == "rgb"
+    assert out["score_s8"].shape == (2, 64, 3) and out["box_s32"].shape == (2, 4, 4)
+    assert (out["score_s8"] < 0).mean() > 0.5  # logits: a lightly trained model's are mostly negative
+    head = backend.head_outputs(out)  # what the decoder reads, for any layout
+    assert head.are_logits and head.scores[0].shape == (2, 3, 8, 8) and head.boxes[2].shape == (2, 4, 2, 2)

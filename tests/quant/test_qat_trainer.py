@@ -26,14 +26,14 @@ def _trainer(tmp_path, start_val=0.30, tuned_val=0.28):
     qmodel = prepare_qat(build_model(cfg.model).eval())
     calibrate(qmodel, [torch.randn(2, 3, 64, 64)])
     states = {}
-    for name, shift, val in ((START_CHECKPOINT, 1.0, start_val), ("best_coco_bbox_mAP_epoch_2.pth", 2.0, tuned_val)):
+    for name, shift, val in ((START_CHECKPOINT, 1.0, start_val), ("best.pth", 2.0, tuned_val)):
         state = {k: v.clone() for k, v in qmodel.state_dict().items()}
         state[KEY] += shift
         torch.save({"state_dict": state, "meta": {"metrics": {"coco/bbox_mAP": val}}}, tmp_path / name)
         states[name] = state
     t = object.__new__(QATTrainer)
     t.model, t.ema, t.work_dir = qmodel, ExpMomentumEMA(qmodel, **cfg.ema), tmp_path
-    t.best = {"metric": tuned_val, "path": str(tmp_path / "best_coco_bbox_mAP_epoch_2.pth"), "epoch": 2}
+    t.best = {"metric": tuned_val, "epoch": 2}
     t.epoch, t.last_val_mAP = 3, 0.25
     return t, states
 
@@ -46,7 +46,7 @@ def test_start_tuned_and_last_states(tmp_path):
     assert model is not t.ema.module and len(quantizers(model)) == len(quantizers(t.ema.module))
     model, info = t.qat_model("tuned")
     assert info == {"which": "tuned", "epoch": 2, "val_mAP": 0.28}
-    assert torch.equal(model.state_dict()[KEY], states["best_coco_bbox_mAP_epoch_2.pth"][KEY])
+    assert torch.equal(model.state_dict()[KEY], states["best.pth"][KEY])
     model, info = t.qat_model("last")
     assert info == {"which": "last", "epoch": 3, "val_mAP": 0.25} and model is t.ema.module
 

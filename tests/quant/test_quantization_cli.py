@@ -60,7 +60,7 @@ def test_qat_exports_learned_int8(tiny_run_scratch, tmp_path, monkeypatch):
     assert (work / "qat_epoch_0.tflite").is_file() and (work / "qat_epoch_1.tflite").is_file()
     assert "QAT state" in res.output and "<- exported" in res.output
     # the int8 tensors carry exactly the ranges the exported QAT checkpoint learned
-    name = "qat_start.pth" if chosen["epoch"] == 0 else f"best_coco_bbox_mAP_epoch_{chosen['epoch']}.pth"
+    name = "qat_start.pth" if chosen["epoch"] == 0 else "best.pth"
     ckpt = torch.load(work / name, map_location="cpu", weights_only=True)
     assert ckpt["meta"]["metrics"]["coco/bbox_mAP"] == pytest.approx(chosen["val_mAP"])
     state = ckpt["state_dict"]
@@ -86,17 +86,18 @@ def test_qat_exports_learned_int8(tiny_run_scratch, tmp_path, monkeypatch):
     # (same calibration images), every weight, bias and activation grid
     # (tools/export.py's int8 path, without its float32 check, which this 2-epoch model's near-flat outputs fail)
     from sscma_rtmdet.config import load_config
-    from sscma_rtmdet.data.preprocess import Preprocess
     from sscma_rtmdet.export.onnx_export import export_onnx
     from sscma_rtmdet.export.pipeline import ExportRequest, calibration_batch
     from sscma_rtmdet.export.tflite_export import export_tflite
-    from sscma_rtmdet.runtime.torch_model import load_torch_model
+    from sscma_rtmdet.runtime.deployment import Deployment
+    from sscma_rtmdet.runtime.torch_model import load_model
 
     cfg = load_config(tiny_run["config"], tiny_run["options"])
-    pre, imgsz = Preprocess.from_config(cfg.preprocess), (64, 64)
+    model, meta = load_model(tiny_run["ckpt"])
+    dep = Deployment.from_dict(meta["deployment"])  # sscma-micro: RGB input, the firmware's layout
     onnx = tmp_path / "ptq" / "epoch_2.onnx"
-    export_onnx(load_torch_model(cfg, tiny_run["ckpt"])[0], pre, imgsz, onnx, num_classes=3)
-    calib = calibration_batch(cfg, ExportRequest(checkpoint=tiny_run["ckpt"], calib_num=4), imgsz, pre)
+    export_onnx(model, dep, onnx)
+    calib = calibration_batch(cfg, ExportRequest(checkpoint=tiny_run["ckpt"], calib_num=4), dep, meta)
     ptq = _int8_contents(export_tflite(onnx, onnx.with_suffix(""), ["int8"], calib, verify_samples=0)["int8"])
     start = _int8_contents(work / "qat_epoch_0.tflite")
     assert start == ptq

@@ -184,9 +184,9 @@ CASES = [
         ws.dataset(valid=drop_key("annotations"))), "--work-dir", ws.path("wd")], 2,
         r"(?s)error: .*valid/_annotations\.coco\.json has no 'annotations'.*meaningless best checkpoint"),
     Case("batch-size-0", "train", lambda ws: [ws.config, "--cfg-options", *ws.options(batch_size=0),
-         "--work-dir", ws.path("wd")], 2, r"error: batch_size \(train_dataloader\.batch_size\)=0 must be a positive"),
+         "--work-dir", ws.path("wd")], 2, r"error: batch_size=0 must be a positive"),
     Case("max-epochs-negative", "train", lambda ws: [ws.config, "--cfg-options", *ws.options(max_epochs=-1),
-         "--work-dir", ws.path("wd")], 2, r"error: max_epochs \(schedule\.max_epochs\)=-1 must be a positive"),
+         "--work-dir", ws.path("wd")], 2, r"error: max_epochs=-1 must be a positive"),
     # item 6: checkpoint used with another architecture (SiLU checkpoint, ReLU config: same shapes)
     Case("arch-mismatch-test", "test", lambda ws: _test(ws, ws.ckpt, None, **ACT_RELU), 2,
          r"error: .*epoch_2\.pth was trained as CSPNeXt\(.*act silu\).*\n.*model\.backbone\.act: 'silu' in the "

@@ -10,17 +10,15 @@ from _workspace import Workspace
 @pytest.fixture(scope="session")
 def tiny_exports(tiny_run, tmp_path_factory) -> dict:
     """{'onnx': path, 'float32': path} of tiny_run's checkpoint, with sidecars."""
-    from sscma_rtmdet.config import load_config
-    from sscma_rtmdet.data.preprocess import Preprocess
     from sscma_rtmdet.export.onnx_export import export_onnx
     from sscma_rtmdet.export.tflite_export import export_tflite
-    from sscma_rtmdet.runtime.torch_model import load_torch_model
+    from sscma_rtmdet.runtime.deployment import Deployment
+    from sscma_rtmdet.runtime.torch_model import load_model
 
-    cfg = load_config(tiny_run["config"], tiny_run["options"])
-    model, meta = load_torch_model(cfg, tiny_run["ckpt"])
+    model, meta = load_model(tiny_run["ckpt"])
     stem = tmp_path_factory.mktemp("tiny_exports") / "tiny"
-    export_onnx(model, Preprocess.from_config(cfg.preprocess), (64, 64), stem.with_suffix(".onnx"),
-                num_classes=3, class_names=meta["classes"], source_checkpoint=str(tiny_run["ckpt"]))
+    export_onnx(model, Deployment.from_dict(meta["deployment"]), stem.with_suffix(".onnx"),
+                source_checkpoint=str(tiny_run["ckpt"]))
     files = export_tflite(stem.with_suffix(".onnx"), stem, ["float32"])
     return {"onnx": stem.with_suffix(".onnx"), "float32": files["float32"]}
 

@@ -78,7 +78,7 @@ def test_malicious_checkpoint_runs_no_code(kind, ws):
         elif name == "infer":  # needs the stored config to build the model: refused, names the fix
             assert res.code == 2 and "--config CONFIG" in res.output, res.output[-3000:]
         elif name == "quantization":  # max_epochs=0 stops it after loading and calibrating (QAT is slow)
-            assert res.code == 2 and "max_epochs (schedule.max_epochs)=0" in res.output, res.output[-3000:]
+            assert res.code == 2 and "max_epochs=0 must be" in res.output, res.output[-3000:]
         else:  # the text is ignored: the CONFIG given builds the model
             assert res.code == 0, (name, res.output[-3000:])
 

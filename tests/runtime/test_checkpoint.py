@@ -7,15 +7,16 @@ from sscma_rtmdet.errors import CheckpointError
 
 
 def _ckpt(epoch=1):
-    return ck.make_checkpoint(state_dict={"w": torch.ones(2)}, config={"a": 1, "b": (1, 2)}, classes=["x", "y"],
-                              preprocess={"color": "bgr"}, imgsz=(64, 96), epoch=epoch, iteration=10)
+    dep = {"classes": ["x", "y"], "imgsz": [64, 96], "preprocess": {"color": "bgr"}}
+    return ck.make_checkpoint(state_dict={"w": torch.ones(2)}, config={"a": 1, "b": (1, 2)}, deployment=dep,
+                              epoch=epoch, iteration=10)
 
 
 def test_save_load_describes_itself(tmp_path):
     path = ck.save_checkpoint(_ckpt(), tmp_path / "epoch_1.pth")
     got = ck.load_checkpoint_file(path)
     assert ck.is_ours(got)
-    assert got["meta"]["classes"] == ["x", "y"] and got["meta"]["imgsz"] == [64, 96]
+    assert ck.checkpoint_classes(got) == ["x", "y"] and got["meta"]["deployment"]["imgsz"] == [64, 96]
     assert got["config"] == {"a": 1, "b": (1, 2)} and got["version"]  # plain data, not text
     assert ck.stored_config(got, path) == {"a": 1, "b": (1, 2)}
     assert not list(tmp_path.glob(".*"))  # no temp files left behind

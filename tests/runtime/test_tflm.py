@@ -15,6 +15,7 @@ import pytest
 
 from _shared import REPO
 from sscma_rtmdet.errors import CheckpointError, UserError
+from sscma_rtmdet.utils.paths import PRETRAINED_DIR
 
 RELU_NANO = REPO / "configs" / "rtmdet_nano_8xb32_300e_coco_relu.py"
 HW = 64
@@ -58,11 +59,12 @@ def int8_nano(tmp_path_factory):
     torch.manual_seed(0)
     cfg = load_config(RELU_NANO, ["num_classes=3", f"imgsz=({HW},{HW})"])
     model = build_model(cfg.model)
-    load_checkpoint(model, REPO / "pretrained" / "rtmdet_nano_relu_glyphs.pth")  # class heads stay random
+    load_checkpoint(model, PRETRAINED_DIR / "rtmdet_nano_relu_glyphs.pth")  # class heads stay random
     calib = _images(16, HW, seed=0)
     root = tmp_path_factory.mktemp("tflm")
     onnx = root / "nano.onnx"
-    export_onnx(model.eval(), cfg.preprocess, (HW, HW), onnx, num_classes=3)
+    from sscma_rtmdet.runtime.deployment import Deployment
+    export_onnx(model.eval(), Deployment.for_model(model, cfg.preprocess, (HW, HW)), onnx)
     path = export_tflite(onnx, root / "nano", ["int8"], calib)["int8"]
     return {"path": path, "calib": calib, "root": root}
 

@@ -43,7 +43,7 @@ val_count = 10  # short runs validate every max_epochs // val_count epochs (and 
 save_interval = 10
 max_keep_ckpts = 3
 grad_clip = None  # e.g. 10.0 (max L2 norm)
-log_interval = 20
+log_interval = 20  # iterations between log lines
 load_from = None  # pretrained weights: ours, an mmdet/mmyolo detector, or a backbone-only ImageNet .pth
 mosaic_cache = 40
 mixup_cache = 20
@@ -75,43 +75,28 @@ criterion = dict(
 test_cfg = dict(score_thr=0.001, nms_pre=30000, iou_threshold=0.65, max_per_img=300)
 
 # ---- pipelines --------------------------------------------------------------------------------------
+# Padding transforms take preprocess.pad_value unless they set pad_val.
 train_pipeline = [
-    dict(type='CachedMosaic', img_scale=imgsz, pad_val=114.0, max_cached_images=mosaic_cache),
+    dict(type='CachedMosaic', img_scale=imgsz, max_cached_images=mosaic_cache),
     dict(type='RandomResize', scale=(imgsz[0] * 2, imgsz[1] * 2), ratio_range=resize_ratio_range),
     dict(type='RandomCrop', crop_size=imgsz),
     dict(type='YOLOXHSVRandomAug', hue_delta=5, saturation_delta=30, value_delta=30),
     dict(type='RandomFlip', prob=0.5),
-    dict(type='Pad', size=imgsz, pad_val=114),
+    dict(type='Pad', size=imgsz),
     dict(type='CachedMixUp', img_scale=imgsz, ratio_range=(1.0, 1.0), max_cached_images=mixup_cache,
-         pad_val=114, prob=mixup_prob),
+         prob=mixup_prob),
 ]
 train_pipeline_stage2 = [
     dict(type='RandomResize', scale=imgsz, ratio_range=resize_ratio_range),
     dict(type='RandomCrop', crop_size=imgsz),
     dict(type='YOLOXHSVRandomAug', hue_delta=5, saturation_delta=30, value_delta=30),
     dict(type='RandomFlip', prob=0.5),
-    dict(type='Pad', size=imgsz, pad_val=114),
+    dict(type='Pad', size=imgsz),
 ]
-test_pipeline = [dict(type='LetterResize', size=imgsz, pad_val=114)]
-
-train_dataloader = dict(
-    batch_size=batch_size, num_workers=num_workers,
-    dataset=dict(data_root=data_root, ann_file=train_ann_file, img_prefix=train_img_prefix,
-                 pipeline=train_pipeline))
-val_dataloader = dict(
-    batch_size=val_batch_size, num_workers=num_workers,
-    dataset=dict(data_root=data_root, ann_file=val_ann_file, img_prefix=val_img_prefix,
-                 pipeline=test_pipeline))
-test_dataloader = dict(
-    batch_size=val_batch_size, num_workers=num_workers,
-    dataset=dict(data_root=data_root, ann_file=test_ann_file, img_prefix=test_img_prefix,
-                 pipeline=test_pipeline))
+# Evaluation prepares images with `preprocess` and the target (letterbox or stretch to imgsz); no pipeline.
 
 # ---- optimisation -----------------------------------------------------------------------------------
-optimizer = dict(type='AdamW', lr=base_lr, weight_decay=weight_decay, betas=(0.9, 0.999),
-                 norm_decay=False, bias_decay=False)
-schedule = dict(max_epochs=max_epochs, warmup_iters=warmup_iters, warmup_ratio=warmup_ratio,
-                flat_epochs=max_epochs // 2, min_lr_ratio=min_lr_ratio, stage2_epoch=stage2_epoch,
-                val_interval=val_interval, save_interval=save_interval, max_keep_ckpts=max_keep_ckpts,
-                grad_clip=grad_clip, log_interval=log_interval)
+# lr and weight decay come from base_lr (fitted to the run) and weight_decay above.
+optimizer = dict(type='AdamW', betas=(0.9, 0.999), norm_decay=False, bias_decay=False)
 ema = dict(momentum=0.0002, gamma=2000)
+patience = None  # early stopping: stop after this many validations without a new best AP (None: never)

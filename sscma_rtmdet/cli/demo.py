@@ -66,11 +66,15 @@ def evaluate_all(cfg, ckpt: Path, files: dict, threads: int) -> list[dict]:
 
     coco = build_coco(cfg, "val")
     rows = []
-    for kind, path in [("pth", ckpt)] + [(k, Path(p)) for k, p in files.items()]:
+    runs = [("pth", ckpt, "litert")] + [(k, Path(p), "litert") for k, p in files.items()]
+    if "int8" in files and _has_tflm():
+        runs.append(("int8 (TFLite Micro kernels)", Path(files["int8"]), "tflm"))
+    for kind, path, runtime in runs:
         if kind == "vela":
             rows.append(dict(format="vela (NPU)", file=path, ap=None, ap50=None, ms=None))
             continue
-        res = evaluate(cfg, path, coco, threads=threads, batch_size=1, num_workers=0, classwise=False)
+        res = evaluate(cfg, path, coco, threads=threads, batch_size=1, num_workers=0, classwise=False,
+                       runtime=runtime, progress=False)
         stats, predictor = res["stats"], res["predictor"]
         batch = next(iter(res["loader"]))["inputs"]
         times = []
@@ -80,6 +84,12 @@ def evaluate_all(cfg, ckpt: Path, files: dict, threads: int) -> list[dict]:
             times.append(time.perf_counter() - t)
         rows.append(dict(format=kind, file=path, ap=stats[0], ap50=stats[1], ms=1000 * float(np.median(times[2:]))))
     return rows
+
+
+def _has_tflm() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("tflite_micro") is not None
 
 
 def format_table(rows: list[dict]) -> str:

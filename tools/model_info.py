@@ -1,4 +1,7 @@
-import sys, pathlib; sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
-from sscma_rtmdet.cli.model_info import main
-from sscma_rtmdet.cli.common import run_cli
-run_cli(main)
+import pathlib
+import sys
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+from sscma_rtmdet.cli.main import run  # noqa: E402
+
+run("info")

@@ -58,8 +58,26 @@ MULTI_VALUE = ("--cfg-options", "--format")
 
 
 def run_cli(command) -> None:
-    """Entry for tools/*.py: lets `--cfg-options a=1 b=2` (and `--format a b`) take several values."""
-    command(args=expand_cfg_options(sys.argv[1:]), prog_name=sys.argv[0])
+    """Entry for tools/*.py and `python -m sscma_rtmdet.cli.X`: lets `--cfg-options a=1 b=2` (and
+    `--format a b`) take several values; usage errors in the one `error: ...` style."""
+    tool_main(command, expand_cfg_options(sys.argv[1:]), sys.argv[0])
+
+
+def tool_main(command, args: list[str], prog_name: str) -> None:
+    """Run a click command; click's own usage errors (unknown option, bad value) print `error: ...` like
+    ours, with exit code 2, instead of click's `Error:` block."""
+    try:
+        rv = command.main(args=args, prog_name=prog_name, standalone_mode=False)
+    except click.exceptions.Exit as e:
+        sys.exit(e.exit_code)
+    except click.exceptions.Abort:
+        click.echo("interrupted", err=True)
+        sys.exit(130)
+    except click.ClickException as e:
+        hint = f" (see {prog_name} --help)" if isinstance(e, click.UsageError) else ""
+        click.echo(f"error: {e.format_message()}{hint}", err=True)
+        sys.exit(2)
+    sys.exit(rv if isinstance(rv, int) else 0)
 
 
 def expand_cfg_options(argv: list[str]) -> list[str]:

@@ -18,7 +18,8 @@ DEFAULT_CONFIG = "configs/rtmdet_nano_8xb32_300e_coco_relu.py"
 @click.option("--epochs", default=60, show_default=True, type=click.IntRange(min=1))
 @click.option("--imgsz", nargs=2, default=(192, 192), show_default=True, type=click.IntRange(min=32),
               metavar="H W")
-@click.option("--formats", default="onnx,tflite,vela", show_default=True, help="Comma-separated export formats.")
+@click.option("--format", "formats", multiple=True, default=("onnx", "tflite", "vela"), show_default=True,
+              metavar="FMT", help="Export formats, as tools/export.py takes them (several may follow one flag).")
 @click.option("--threads", default=2, show_default=True, type=click.IntRange(min=1))
 @friendly_errors
 def main(config, data, work_dir, epochs, imgsz, formats, threads):
@@ -47,7 +48,7 @@ def main(config, data, work_dir, epochs, imgsz, formats, threads):
         click.echo(f"== train {Path(config).name} for {epochs} epochs at {h}x{w} -> {work}")
         Trainer(cfg, TrainOptions(work_dir=work, config_path=config, resume="auto")).train()
     click.echo(f"== export {final}")
-    files = export_checkpoint(cfg, ExportRequest(checkpoint=final, formats=tuple(formats.split(",")),
+    files = export_checkpoint(cfg, ExportRequest(checkpoint=final, formats=tuple(formats),
                                                  log=click.echo))
     rows = evaluate_all(cfg, final, files, threads)
     table = format_table(rows)

@@ -44,6 +44,9 @@ def run_test(config, model, data, cfg_options, *, split="val", runtime="litert",
                f"batch {res['batch_size']}, {threads} threads{', TFLite Micro' if runtime == 'tflm' else ''}); "
                f"{dep.preprocess.resize} {dep.imgsz[0]}x{dep.imgsz[1]}, {decode}, IoU "
                f"{res['test_cfg']['iou_threshold']}")
+    if runtime == "tflm":
+        from ..runtime.tflm import arena_bytes
+        click.echo(f"TFLite Micro tensor arena: {arena_bytes(path) / 1024:,.0f} KiB (reference kernels, x86-64 build)")
     if out_json:
         save_detections_json(detections_to_coco(results, metas, coco.label2cat), out_json)
         click.echo(f"detections saved to {out_json}")

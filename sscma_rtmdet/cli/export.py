@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import click
 
+from ..export.calibration import DEFAULT_CALIB_NUM
 from .common import CONTEXT, cfg_options_option, config_and_model, data_option, friendly_errors
 
 
@@ -24,7 +25,7 @@ from .common import CONTEXT, cfg_options_option, config_and_model, data_option, 
 @click.option("--out-dir", type=click.Path(file_okay=False), help="[default: next to the checkpoint]")
 @click.option("--calib-images", type=click.Path(exists=True, file_okay=False),
               help="Folder of calibration images (recursive) [default: the training images].")
-@click.option("--calib-num", type=click.IntRange(min=1), default=200, show_default=True,
+@click.option("--calib-num", type=click.IntRange(min=1), default=DEFAULT_CALIB_NUM, show_default=True,
               help="Number of calibration images for int8.")
 @click.option("--no-fold-normalization", is_flag=True,
               help="Keep (x-mean)/std outside the graph (input is normalised float in the training colour "

@@ -31,20 +31,49 @@ def _imgsz(cfg, imgsz) -> tuple[int, int]:
 
 
 @click.command(context_settings=dict(help_option_names=["-h", "--help"]))
-@click.argument("config", type=click.Path(dir_okay=False))
+@click.argument("source", metavar="CONFIG_OR_MODEL", type=click.Path(dir_okay=False))
 @cfg_options_option
 @click.option("--imgsz", nargs=2, type=int, default=None, metavar="H W",
-              help="Input size (multiples of 32); default: the config's imgsz.")
+              help="Input size (multiples of 32); default: the config's or the model's imgsz.")
 @friendly_errors
-def main(config, cfg_options, imgsz):
+def main(source, cfg_options, imgsz):
     """Print a per-part summary (backbone / neck / head params, FLOPs, output shapes per level) of the
-    model built from CONFIG. FLOPs follow mmdet's get_flops (1 multiply-add = 1 FLOP)."""
-    from ..config import load_config
+    model built from a CONFIG (.py) or a checkpoint (.pth), and for a model file (.pth/.onnx/.tflite) its
+    deployment record (target, input, classes, decode). FLOPs follow mmdet's get_flops (1 MAC = 1 FLOP)."""
+    from pathlib import Path
+
     from ..models import build_model, count_flops, count_params, summarize
 
-    cfg = load_config(config, list(cfg_options))
-    hw = _imgsz(cfg, imgsz)
-    model = build_model(cfg["model"])
-    rows = summarize(model, hw)
-    click.echo(f"config: {config}")
-    click.echo(format_summary(rows, hw, count_params(model), count_flops(model, hw)))
+    path = Path(source)
+    if path.suffix.lower() in (".onnx", ".tflite"):
+        return _file_info(path)
+    if path.suffix.lower() in (".pth", ".pt"):
+        from ..runtime.torch_model import load_model
+        model, meta = load_model(path)
+        click.echo(_deployment_lines(meta["deployment"]))
+        hw = tuple(imgsz) if imgsz else tuple(meta["deployment"]["imgsz"])
+    else:
+        from ..config import load_config
+        cfg = load_config(source, list(cfg_options))
+        hw = _imgsz(cfg, imgsz)
+        model = build_model(cfg["model"])
+    click.echo(f"model: {source}")
+    click.echo(format_summary(summarize(model, hw), hw, count_params(model), count_flops(model, hw)))
+
+
+def _deployment_lines(dep: dict) -> str:
+    pre = dep["preprocess"]
+    return (f"target: {dep['target']}, input {dep['imgsz'][0]}x{dep['imgsz'][1]} {dep['input_color'].upper()} "
+            f"({pre['resize']}, {pre['interpolation']}), layout {dep['layout']}\n"
+            f"classes ({dep['num_classes']}): {', '.join(dep['classes'])}\ndecode: {dep['test_cfg']}")
+
+
+def _file_info(path) -> None:
+    from ..runtime.backends import load_backend
+
+    backend = load_backend(path)
+    meta = backend.meta
+    click.echo(f"{path.name}: {meta['format']} {meta['precision']}, input {meta['input']}")
+    click.echo(_deployment_lines(meta["deployment"]))
+    for name in meta["output_names"]:
+        click.echo(f"  {name}: {meta['outputs'][name]}")

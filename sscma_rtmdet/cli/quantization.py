@@ -19,9 +19,12 @@ from .common import cfg_options_option, friendly_errors
               help="QAT checkpoints/logs and a copy of the export [default: work_dirs/<config name>/qat].")
 @click.option("--out-dir", type=click.Path(file_okay=False), default="out", show_default=True,
               help="Where qat_model_test.tflite (+ .json sidecar) is written, relative to the cwd.")
-@click.option("--calib-images", type=click.IntRange(min=1), default=None,
+@click.option("--calib-images", type=click.Path(exists=True, file_okay=False), default=None,
+              help="Folder of calibration images (recursive), as tools/export.py takes [default: the training "
+                   "images].")
+@click.option("--calib-num", type=click.IntRange(min=1), default=None,
               help="Training images QAT starts from and the converter calibrates on (the PTQ set) "
-                   "[default: qat.calib_images, 200 like tools/export.py --calib-num].")
+                   "[default: qat.calib_images, else tools/export.py's --calib-num default].")
 @click.option("--device", default="auto", show_default=True, help="'auto', 'cpu', 'cuda' or 'cuda:N'.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--export", "export_which", type=click.Choice(STATES), default="best", show_default=True,
@@ -38,7 +41,7 @@ from .common import cfg_options_option, friendly_errors
               help="Use a checkpoint trained with another architecture (activation, widths, head options) "
                    "than the config's; the default refuses it.")
 @friendly_errors
-def main(config, checkpoint, cfg_options, qat_schedule, work_dir, out_dir, calib_images, device, seed,
+def main(config, checkpoint, cfg_options, qat_schedule, work_dir, out_dir, calib_images, calib_num, device, seed,
          export_which, rounding_trials, no_eval, no_progress, allow_arch_mismatch):
     """Fine-tune CHECKPOINT (trained with CONFIG) with int8 fake quantization, export qat_model_test.tflite.
 
@@ -70,12 +73,12 @@ def main(config, checkpoint, cfg_options, qat_schedule, work_dir, out_dir, calib
 
     ckpt = resolve_model_path(checkpoint, config)
     cfg = qat_config(config, cfg_options, qat_schedule)
-    if calib_images is not None:
-        cfg["qat"]["calib_images"] = calib_images
+    if calib_num is not None:
+        cfg["qat"]["calib_images"] = calib_num
     work = Path(work_dir or Path(default_work_dir(config)) / "qat")
     opts = TrainOptions(work_dir=work, config_path=config, seed=seed, device=device, amp=False,
                         progress=not no_progress, allow_arch_mismatch=allow_arch_mismatch)
-    trainer = QATTrainer(cfg, opts, ckpt)
+    trainer = QATTrainer(cfg, opts, ckpt, calib_dir=Path(calib_images) if calib_images else None)
     trainer.train()
     target = work / "qat_model_test.tflite"
     if export_which == "best" and not no_eval:

@@ -11,6 +11,9 @@ from .common import (CONTEXT, cfg_options_option, data_option, device_option, fr
 @click.argument("config", type=click.Path(dir_okay=False))
 @data_option
 @cfg_options_option
+@click.option("--epochs", type=click.IntRange(min=1), help="Epochs (max_epochs) [default: the config's].")
+@click.option("--imgsz", type=click.IntRange(min=32), help="Square input size, a multiple of 32 (imgsz).")
+@click.option("--batch", type=click.IntRange(min=1), help="Images per step, all GPUs together (batch_size).")
 @click.option("--work-dir", type=click.Path(file_okay=False),
               help="Where checkpoints, logs and the resolved config go [default: work_dirs/<config name>].")
 @click.option("--resume", "resume", is_flag=False, flag_value="auto", default=None, metavar="[CKPT]",
@@ -22,6 +25,8 @@ from .common import (CONTEXT, cfg_options_option, data_option, device_option, fr
                    "and the final epoch_N.pth can be resumed from.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed for data order, augmentation, init.")
 @device_option
+@click.option("--threads", type=click.IntRange(min=1), default=None,
+              help="CPU threads for torch [default: all cores].")
 @click.option("--no-amp", is_flag=True, help="Disable mixed precision on CUDA (on by default there).")
 @progress_option
 @verbose_option
@@ -29,8 +34,8 @@ from .common import (CONTEXT, cfg_options_option, data_option, device_option, fr
               help="load_from / --resume a checkpoint trained with another architecture (activation, widths, head options) "
                    "than the config's; the default refuses it.")
 @friendly_errors
-def main(config, data, cfg_options, work_dir, resume, exist_ok, save_resume_state, seed, device, no_amp, no_progress,
-         verbose, allow_arch_mismatch):
+def main(config, data, cfg_options, epochs, imgsz, batch, work_dir, resume, exist_ok, save_resume_state, seed, device,
+         threads, no_amp, no_progress, verbose, allow_arch_mismatch):
     """Train CONFIG on a dataset (--data ROOT, or the paths in --cfg-options). Writes best.pth, last.pth,
     epoch_N.pth, results.csv, plots/ (curves, PR curve, confusion matrix, validation pictures), the resolved
     config, a text log and TensorBoard scalars (tf_logs/) into the work dir. The class count is the
@@ -45,11 +50,16 @@ def main(config, data, cfg_options, work_dir, resume, exist_ok, save_resume_stat
     """
     from pathlib import Path
 
+    if threads:
+        import torch
+        torch.set_num_threads(threads)
     from ..config.dump import default_work_dir
     from ..engine.trainer import Trainer, TrainOptions
     from .common import run_config
 
-    cfg = run_config(config, cfg_options, data=data, log=click.echo)
+    shortcuts = [f"{k}={v}" for k, v in (("max_epochs", epochs), ("imgsz", imgsz and (imgsz, imgsz)),
+                                        ("batch_size", batch)) if v]
+    cfg = run_config(config, shortcuts + list(cfg_options), data=data, log=click.echo)
     opts = TrainOptions(work_dir=Path(work_dir or default_work_dir(config)), config_path=config, seed=seed,
                         resume=resume, device=device, amp=not no_amp, progress=not no_progress,
                         allow_arch_mismatch=allow_arch_mismatch, exist_ok=exist_ok,

@@ -9,4 +9,5 @@ base_lr = 2e-5
 warmup_iters = 0
 val_interval = 1
 save_interval = 1
-qat = dict(observer_epochs=1, freeze_bn_epoch=max(max_epochs // 2, 1), calib_images=200, ptq_start=True)
+# calib_images None: tools/export.py's --calib-num default (the PTQ start calibrates on the same images)
+qat = dict(observer_epochs=1, freeze_bn_epoch=max(max_epochs // 2, 1), calib_images=None, ptq_start=True)

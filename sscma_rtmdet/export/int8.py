@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from ..runtime.layout import SCORE_RANGE_MIN
+from ..utils.native import quiet_native
 from .saved_model import quiet_tf
 from .xnnpack import nearest_resize_as_concat
 
@@ -49,7 +50,8 @@ def calibrate_only(saved_model: Path, calib: np.ndarray) -> bytes:
     conv.inference_input_type = tf.int8
     conv.inference_output_type = tf.int8
     conv._experimental_calibrate_only = True
-    return conv.convert()
+    with quiet_native():
+        return conv.convert()
 
 
 def _model(model_bytes: bytes):
@@ -86,9 +88,10 @@ def measured_ranges(calibrated: bytes, calib: np.ndarray) -> dict[int, tuple[flo
     from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
     indices = list(calibrated_tensors(calibrated))
-    interp = Interpreter(model_content=calibrated, experimental_preserve_all_tensors=True,
-                         experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
-    interp.allocate_tensors()
+    with quiet_native():
+        interp = Interpreter(model_content=calibrated, experimental_preserve_all_tensors=True,
+                             experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+        interp.allocate_tensors()
     inp = interp.get_input_details()[0]["index"]
     lo = dict.fromkeys(indices, np.inf)
     hi = dict.fromkeys(indices, -np.inf)
@@ -177,8 +180,10 @@ def quantize_calibrated(calibrated: bytes) -> bytes:
     from tensorflow.lite.python import convert
 
 
-    return nearest_resize_as_concat(convert.mlir_quantize(calibrated, disable_per_channel=False,
-                                                          input_data_type=tf.int8, output_data_type=tf.int8))
+    with quiet_native():  # mlir_quantize prints its settings on stdout
+        flat = convert.mlir_quantize(calibrated, disable_per_channel=False, input_data_type=tf.int8,
+                                     output_data_type=tf.int8)
+    return nearest_resize_as_concat(flat)
 
 
 def full_int8(saved_model: Path, calib: np.ndarray, pixel_input: bool = False) -> bytes:

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ExportFailed
+from ..utils.native import quiet_native
 from .onnx2tf_fixes import prepare_for_onnx2tf
 
 
@@ -25,8 +26,10 @@ class ExportError(ExportFailed, RuntimeError):
 
 
 def quiet_tf():
+    """TensorFlow, imported without its start-up chatter (utils.native.quiet_native)."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    import tensorflow as tf
+    with quiet_native():
+        import tensorflow as tf
 
     tf.get_logger().setLevel(logging.ERROR)
     with contextlib.suppress(Exception):
@@ -79,7 +82,7 @@ def onnx_to_saved_model(onnx_path: Path, out_dir: Path, strict: bool = False) ->
     log = io.StringIO()
     try:
         # tf_keras prints every captured TensorSpec; _SavedModelWritten is the planned end (see _StopAtTFLite)
-        with contextlib.redirect_stdout(log), contextlib.suppress(_SavedModelWritten):
+        with contextlib.redirect_stdout(log), contextlib.suppress(_SavedModelWritten), quiet_native():
             o2t.convert(input_onnx_file_path=str(src), output_folder_path=str(saved), output_signaturedefs=True,
                         disable_strict_mode=not strict, not_use_onnxsim=True,  # export_onnx already simplified; onnx2tf would shell out for it
                         param_replacement_file=str(replacements or ""),

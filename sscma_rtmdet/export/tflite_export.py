@@ -20,6 +20,7 @@ from ..errors import UserError
 from ..runtime.backends import load_backend
 from ..runtime.metadata import read_metadata, write_metadata
 from ..utils.fileio import atomic_write
+from ..utils.native import quiet_native
 from .int8 import full_int8
 from .saved_model import ExportError, onnx_to_saved_model, quiet_tf
 from .xnnpack import float32_scalars, nearest_resize_as_concat
@@ -44,19 +45,21 @@ def convert_saved_model(saved: Path, precision: str, calib: np.ndarray | None, p
     if precision == "float16":
         conv.optimizations = [tf.lite.Optimize.DEFAULT]
         conv.target_spec.supported_types = [tf.float16]
-    flat = nearest_resize_as_concat(conv.convert())
+    with quiet_native():
+        flat = nearest_resize_as_concat(conv.convert())
     return float32_scalars(flat) if precision == "float16" else flat
 
 
 def _signature_info(path: Path) -> tuple[str, dict, dict, object]:
     from ai_edge_litert.interpreter import Interpreter
 
-    interp = Interpreter(model_path=str(path))
-    sigs = interp.get_signature_list()
-    if len(sigs) != 1:
-        raise ExportError(f"{path}: expected one signature, found {list(sigs)}")
-    key = next(iter(sigs))
-    runner = interp.get_signature_runner(key)
+    with quiet_native():
+        interp = Interpreter(model_path=str(path))
+        sigs = interp.get_signature_list()
+        if len(sigs) != 1:
+            raise ExportError(f"{path}: expected one signature, found {list(sigs)}")
+        key = next(iter(sigs))
+        runner = interp.get_signature_runner(key)
     return key, runner.get_input_details(), runner.get_output_details(), interp
 
 

@@ -32,6 +32,7 @@ from ..runtime.deployment import Deployment
 from ..runtime.metadata import write_metadata
 from ..runtime.wrapper import ExportWrapper
 from ..utils.fileio import atomic_write
+from ..utils.native import quiet_native
 from .qmodel import deploy_model, quantizers
 from .qmodules import QConv2d, QConvModule
 
@@ -85,7 +86,8 @@ def tflite_activations(model_bytes: bytes, sample: np.ndarray) -> dict[int, np.n
     """{tensor index: value} of every float activation tensor for one input (1,H,W,3)."""
     from ai_edge_litert.interpreter import Interpreter
 
-    interp = Interpreter(model_content=model_bytes, experimental_preserve_all_tensors=True)
+    with quiet_native():
+        interp = Interpreter(model_content=model_bytes, experimental_preserve_all_tensors=True)
     interp.allocate_tensors()
     interp.set_tensor(interp.get_input_details()[0]["index"], sample.astype(np.float32))
     interp.invoke()

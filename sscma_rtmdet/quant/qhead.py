@@ -81,11 +81,12 @@ class QRTMDet(RTMDet):
         self.in_q = ActQuant()
         self.in_mul_q = None
 
-    def set_input_normalization(self, mean, std) -> None:
-        mean = torch.tensor(mean, dtype=torch.float32).view(1, 3, 1, 1)
-        std = torch.tensor(std, dtype=torch.float32).view(1, 3, 1, 1)
+    def set_input_normalization(self, scale, bias) -> None:
+        """scale, bias (3,): network input = pixel * scale + bias (data.preprocess.Preprocess.affine)."""
+        scale = torch.as_tensor(scale, dtype=torch.float32).view(1, 3, 1, 1)
+        bias = torch.as_tensor(bias, dtype=torch.float32).view(1, 3, 1, 1)
         self.in_mul_q = ActQuant()
-        for name, value in (("in_scale", 1.0 / std), ("in_bias", -mean / std)):
+        for name, value in (("in_scale", scale), ("in_bias", bias)):
             self.register_buffer(name, value, persistent=False)
             self.register_buffer(name + "_q", _int8_constant(value), persistent=False)
 

@@ -22,6 +22,7 @@ from ..engine.optim import build_optimizer
 from ..engine.run_dir import BEST
 from ..engine.trainer import TrainOptions, Trainer
 from ..errors import ConfigError
+from ..export.calibration import DEFAULT_CALIB_NUM
 from ..export.pipeline import ExportRequest, calibration_batch
 from ..runtime import checkpoint as ckpt_io
 from ..runtime.deployment import Deployment
@@ -31,7 +32,7 @@ from .export import start_from_ptq
 from .fake_quant import MODE_AVERAGE, MODE_FROZEN
 from .qmodel import calibrate, freeze_bn, prepare_qat, quantizers, set_observer_mode
 
-QAT_DEFAULTS = dict(observer_epochs=1, freeze_bn_epoch=None, calib_images=200, ptq_start=True)
+QAT_DEFAULTS = dict(observer_epochs=1, freeze_bn_epoch=None, calib_images=DEFAULT_CALIB_NUM, ptq_start=True)
 START_CHECKPOINT = "qat_start.pth"
 
 
@@ -41,6 +42,8 @@ def qat_settings(cfg) -> dict:
     unknown = sorted(set(qat) - set(QAT_DEFAULTS))
     if unknown:
         raise ConfigError(f"qat: unknown key(s) {unknown}; allowed: {sorted(QAT_DEFAULTS)}")
+    if qat["calib_images"] is None:
+        qat["calib_images"] = DEFAULT_CALIB_NUM
     if qat["freeze_bn_epoch"] is None:
         qat["freeze_bn_epoch"] = max(int(cfg["max_epochs"]) // 2, 1)
     if not isinstance(qat["ptq_start"], bool):
@@ -56,8 +59,9 @@ def qat_settings(cfg) -> dict:
 class QATTrainer(Trainer):
     """Trainer whose model is the fake-quant twin of the checkpoint's model."""
 
-    def __init__(self, cfg, opts: TrainOptions, checkpoint: str | Path):
+    def __init__(self, cfg, opts: TrainOptions, checkpoint: str | Path, calib_dir: Path | None = None):
         self.source_checkpoint = Path(checkpoint)
+        self.calib_dir = calib_dir  # a folder of calibration images (else the training images)
         self.qat = qat_settings(cfg)
         self.last_val_mAP: float | None = None
         cfg["load_from"] = None  # weights come from `checkpoint`, before the model is quantized
@@ -114,7 +118,7 @@ class QATTrainer(Trainer):
         spread over the set, prepared like evaluation (cached; the array `tools/export.py` calibrates PTQ with)."""
         if getattr(self, "_calib", None) is None:
             req = ExportRequest(checkpoint=self.source_checkpoint, calib_num=self.qat["calib_images"],
-                                log=self.log.info)
+                                calib_images=self.calib_dir, log=self.log.info)
             self._calib = calibration_batch(self.cfg, req, self.deployment, {})
         return self._calib
 

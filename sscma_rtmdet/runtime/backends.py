@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import CheckpointError, UserError
+from ..utils.native import quiet_native
 from .backend_base import Backend, dequantize, quantize
 from .deployment import Deployment
 from .metadata import ONNX_PROPS_KEY, build_metadata, read_metadata, sidecar_path, validate_metadata
@@ -106,12 +107,13 @@ class TFLiteBackend(Backend):
         check_tflite(path)  # LiteRT does not verify the flatbuffer: a truncated file would crash it
         self.path = path
         self.meta = read_metadata(path)
-        self.interpreter = Interpreter(model_path=str(path), num_threads=max(1, int(threads)))
-        sigs = self.interpreter.get_signature_list()
-        key = self.meta.get("signature_key") or next(iter(sigs), None)
-        if key not in sigs:
-            raise CheckpointError(f"{path}: signature {key!r} not in the model (has {list(sigs)}); re-export")
-        self.runner = self.interpreter.get_signature_runner(key)
+        with quiet_native():  # "Created TensorFlow Lite XNNPACK delegate" and the like
+            self.interpreter = Interpreter(model_path=str(path), num_threads=max(1, int(threads)))
+            sigs = self.interpreter.get_signature_list()
+            key = self.meta.get("signature_key") or next(iter(sigs), None)
+            if key not in sigs:
+                raise CheckpointError(f"{path}: signature {key!r} not in the model (has {list(sigs)}); re-export")
+            self.runner = self.interpreter.get_signature_runner(key)
         in_details = self.runner.get_input_details()
         if len(in_details) != 1:
             raise CheckpointError(f"{path}: expected one input, found {list(in_details)}")

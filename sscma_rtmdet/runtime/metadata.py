@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from ..data.preprocess import DEFAULT_PAD_VALUE
 from ..errors import CheckpointError
 from ..utils.fileio import atomic_write_text
 from ..version import __version__
@@ -68,7 +69,7 @@ def upgrade_v1(meta: dict) -> dict:
 
     meta = dict(meta)
     pre = {"color": meta.get("color", "bgr"), "mean": meta.get("mean"), "std": meta.get("std"),
-           "pad_value": (meta.get("letterbox") or {}).get("pad_value", 114), "resize": "letterbox",
+           "pad_value": (meta.get("letterbox") or {}).get("pad_value", DEFAULT_PAD_VALUE), "resize": "letterbox",
            "interpolation": "linear"}
     n = meta.get("num_classes")
     classes = meta.get("class_names") or ([str(i) for i in range(n)] if isinstance(n, int) and n > 0 else None)

@@ -30,7 +30,7 @@ def test_qat_exports_learned_int8(tiny_run_scratch, tmp_path, monkeypatch):
     pytest.importorskip("ai_edge_litert")
     pytest.importorskip("onnx2tf")
     work = tmp_path / "wd"
-    res = _run([tiny_run["config"], tiny_run["ckpt"], "--work-dir", work, "--no-progress", "--calib-images", 4,
+    res = _run([tiny_run["config"], tiny_run["ckpt"], "--work-dir", work, "--no-progress", "--calib-num", 4,
                 "--rounding-trials", 1, *_opts(tiny_run, max_epochs=1)], tmp_path, monkeypatch)
     assert res.exit_code == 0, res.output
     out = tmp_path / "out" / "qat_model_test.tflite"

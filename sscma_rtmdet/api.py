@@ -1,0 +1,167 @@
+"""The Python API in the style people know:
+
+    from sscma_rtmdet import RTMDet, train
+    run = train("configs/rtmdet_nano_8xb32_300e_coco.py", data="datasets/mask", epochs=50, imgsz=192)
+    model = RTMDet(run.best)                        # or any .pth / .onnx / .tflite
+    results = model.predict(["a.jpg", "b.jpg"])     # one Result per image
+    results[0].boxes, results[0].names              # boxes in original pixels
+    results[0].save("a_pred.jpg")                   # .plot() gives the drawn image
+    metrics = model.val(data="datasets/mask")       # COCO metrics, scored as the file's runtime does
+    files = model.export(formats=("tflite", "vela"))  # checkpoints only
+
+Each call is the same code path as the matching CLI command (tools/train.py, test.py, export.py, infer.py).
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import numpy as np
+
+from .errors import UserError
+from .inference.detector import DISPLAY_SCORE_THR, Detections, Detector, _read
+
+
+@dataclass
+class Result:
+    """Detections on one image, with the image to draw them on."""
+    image: np.ndarray        # (h, w, 3) BGR uint8
+    detections: Detections
+    classes: list[str]       # the model's class names (labels index them)
+    path: Path | None = None
+
+    @property
+    def boxes(self) -> np.ndarray:
+        return self.detections.boxes
+
+    @property
+    def scores(self) -> np.ndarray:
+        return self.detections.scores
+
+    @property
+    def labels(self) -> np.ndarray:
+        return self.detections.labels
+
+    @property
+    def names(self) -> list[str]:
+        return self.detections.names
+
+    def __len__(self) -> int:
+        return len(self.detections)
+
+    def plot(self) -> np.ndarray:
+        """A copy of the image with boxes, class names and scores drawn (BGR uint8)."""
+        from .visualize import draw_detections
+
+        d = self.detections
+        return draw_detections(self.image, d.boxes, d.scores, d.labels, self.classes, 0.0)
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write plot() to `path` (atomic; the image format from the suffix)."""
+        import cv2
+
+        from .utils.fileio import atomic_write
+
+        path = Path(path)
+        with atomic_write(path) as tmp:
+            if not cv2.imwrite(str(tmp), self.plot()):
+                raise UserError(f"could not write {path} (cv2.imwrite failed: check the suffix)")
+        return path
+
+
+class RTMDet:
+    """A trained detector file (.pth, .onnx, .tflite), fed and read as its deployment record says."""
+
+    def __init__(self, path: str | os.PathLike, device: str = "auto", threads: int = 2, runtime: str = "litert"):
+        from .utils.device import resolve_device
+
+        self.path = Path(path)
+        self.device, self.threads, self.runtime = resolve_device(device), threads, runtime
+        self._detector: Detector | None = None
+
+    @property
+    def detector(self) -> Detector:
+        if self._detector is None:
+            self._detector = Detector(self.path, device=self.device, threads=self.threads, runtime=self.runtime)
+        return self._detector
+
+    @property
+    def classes(self) -> list[str]:
+        return self.detector.classes
+
+    def predict(self, images, score_thr: float = DISPLAY_SCORE_THR) -> list[Result]:
+        """Detections for one image or many: paths or BGR uint8 arrays. Returns a list of Result."""
+        det = self.detector
+        det.test_cfg["score_thr"] = float(score_thr)
+        out = []
+        for item in _as_list(images):
+            path = None if isinstance(item, np.ndarray) else Path(item)
+            img = item if path is None else _read(path)
+            out.append(Result(img, det(img), det.classes, path))
+        return out
+
+    def val(self, data: str | os.PathLike | None = None, split: str = "val", **options) -> dict:
+        """COCO metrics of the file on a dataset (any layout --data takes; default: the one it was trained
+        on): {'coco/bbox_mAP': ..., ...}. `options` are --cfg-options (e.g. val_batch_size=4)."""
+        from .cli.common import run_config
+        from .evaluation.evaluate import evaluate
+
+        cfg = run_config(None, [f"{k}={v}" for k, v in options.items()], self.path, data)
+        res = evaluate(cfg, self.path, split, device=self.device, threads=self.threads, runtime=self.runtime,
+                       progress=False, log=None)
+        return dict(res["metrics"], per_class=res["per_class"])
+
+    def export(self, formats: Iterable[str] = ("onnx", "tflite"), out_dir: str | os.PathLike | None = None,
+               **request) -> dict[str, Path]:
+        """Export a checkpoint (tools/export.py): {'onnx': path, 'int8': path, ...}. `request`: fields of
+        export.pipeline.ExportRequest (imgsz, layout, board, calib_images, ...)."""
+        from .export.pipeline import ExportRequest, export_checkpoint
+
+        if self.path.suffix.lower() not in (".pth", ".pt"):
+            raise UserError(f"{self.path.name} is already an exported file; export from its checkpoint (.pth)")
+        req = ExportRequest(checkpoint=self.path, formats=tuple(formats), out_dir=Path(out_dir) if out_dir else None,
+                            log=request.pop("log", lambda m: None), **request)
+        return export_checkpoint(None, req)
+
+
+@dataclass
+class Run:
+    work_dir: Path
+    metrics: dict
+
+    @property
+    def best(self) -> Path:
+        return self.work_dir / "best.pth"
+
+    @property
+    def last(self) -> Path:
+        return self.work_dir / "last.pth"
+
+
+def train(config: str | os.PathLike, data: str | os.PathLike, epochs: int | None = None,
+          imgsz: int | Sequence[int] | None = None, work_dir: str | os.PathLike | None = None,
+          device: str = "auto", resume: bool = False, **options) -> Run:
+    """Train `config` on the dataset at `data` (tools/train.py). `options` are --cfg-options."""
+    from .cli.common import run_config
+    from .config.dump import default_work_dir
+    from .engine.trainer import Trainer, TrainOptions
+
+    opts = dict(options)
+    if epochs is not None:
+        opts["max_epochs"] = int(epochs)
+    if imgsz is not None:
+        opts["imgsz"] = (int(imgsz), int(imgsz)) if np.ndim(imgsz) == 0 else tuple(int(v) for v in imgsz)
+    cfg = run_config(str(config), [f"{k}={v!r}" if isinstance(v, (tuple, list)) else f"{k}={v}"
+                                   for k, v in opts.items()], data=str(data))
+    wd = Path(work_dir or default_work_dir(str(config)))
+    metrics = Trainer(cfg, TrainOptions(work_dir=wd, config_path=str(config), device=device,
+                                        resume="auto" if resume else None, progress=False)).train()
+    return Run(wd, metrics)
+
+
+def _as_list(images) -> list:
+    if isinstance(images, (str, os.PathLike)) or (isinstance(images, np.ndarray) and images.ndim == 3):
+        return [images]
+    return list(images)

@@ -1,0 +1,7 @@
+import pathlib
+import sys
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+from sscma_rtmdet.cli.main import run  # noqa: E402
+
+run("convert-dataset")

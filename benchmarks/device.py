@@ -24,6 +24,7 @@ sys.path.insert(0, str(ROOT))
 def firmware_module():
     spec = importlib.util.spec_from_file_location("sscma_firmware", ROOT / "tests" / "deploy" / "sscma_firmware.py")
     mod = importlib.util.module_from_spec(spec)
+    sys.modules["sscma_firmware"] = mod  # dataclasses look their module up while the class is made
     spec.loader.exec_module(mod)
     return mod
 

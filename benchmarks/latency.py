@@ -63,8 +63,10 @@ def export_all(model, pre, imgsz, out: Path) -> dict[str, Path]:
     from sscma_rtmdet.export.onnx_export import export_onnx
     from sscma_rtmdet.export.tflite_export import export_tflite
 
+    from sscma_rtmdet.runtime.deployment import Deployment
+
     onnx_path = out / "m.onnx"
-    export_onnx(model, pre, imgsz, onnx_path, num_classes=model.num_classes)
+    export_onnx(model, Deployment.for_model(model, pre, imgsz), onnx_path)  # target generic: the BGR graph
     rng = np.random.default_rng(0)
     calib = rng.uniform(0, 255, (8, *imgsz, 3)).astype(np.float32)
     files = {"onnx": onnx_path}

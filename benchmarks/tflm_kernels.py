@@ -67,7 +67,8 @@ def export_nano(imgsz: int, out_dir: Path) -> Path:
     model = build_model(cfg.model)
     load_checkpoint(model, ROOT / "pretrained" / "rtmdet_nano_relu_glyphs.pth")
     onnx = out_dir / f"nano{imgsz}.onnx"
-    export_onnx(model.eval(), cfg.preprocess, (imgsz, imgsz), onnx, num_classes=3)
+    from sscma_rtmdet.runtime.deployment import Deployment
+    export_onnx(model.eval(), Deployment.for_model(model, cfg.preprocess, (imgsz, imgsz)), onnx)
     return export_tflite(onnx, out_dir / f"nano{imgsz}", ["int8"], synthetic_images(32, imgsz, 0))["int8"]
 
 

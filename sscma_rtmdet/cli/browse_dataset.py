@@ -61,3 +61,8 @@ def main(config, cfg_options, out_dir, num, stage, seed):
             raise click.ClickException(f"could not encode sample {i} as PNG")
         atomic_write_bytes(os.path.join(out_dir, f"sample_{i:04d}_img{sample['img_id']}.png"), buf.tobytes())
     click.echo(f"wrote {min(num, len(dataset))} stage-{stage} samples to {out_dir}")
+
+
+if __name__ == "__main__":
+    from .common import run_cli
+    run_cli(main)

@@ -102,3 +102,8 @@ def format_table(rows: list[dict]) -> str:
         ms = "" if r["ms"] is None else f"{r['ms']:.1f}"
         lines.append(f"| {r['format']} | {Path(r['file']).name} | {size:,.0f} KiB | {ap} | {ap50} | {ms} |")
     return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    from .common import run_cli
+    run_cli(main)

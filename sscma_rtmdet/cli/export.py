@@ -64,3 +64,8 @@ def main(args, data, cfg_options, imgsz, formats, layout, board, out_dir, calib_
                         allow_arch_mismatch=allow_arch_mismatch)
     files = export_checkpoint(cfg, req)  # ExportError/VelaError are UserErrors: `error: ...`, exit 2
     click.echo("written: " + ", ".join(str(p) for p in files.values()))
+
+
+if __name__ == "__main__":
+    from .common import run_cli
+    run_cli(main)

@@ -121,3 +121,8 @@ def _video(det, src, out, no_progress) -> None:
         writer.release()
     cap.release()
     click.echo(f"{src.name}: {frames} frames -> {out / output_name(src, None, '.mp4')}")
+
+
+if __name__ == "__main__":
+    from .common import run_cli
+    run_cli(main)

@@ -32,3 +32,8 @@ def main(out_dir, seed, num_train, num_valid, num_test, imgsz_range, overwrite):
                                 num_test=num_test, imgsz_range=tuple(imgsz_range), overwrite=overwrite)
     click.echo(f"wrote demo dataset to {out_dir} (seed {seed}) in {time.perf_counter() - start:.1f}s")
     click.echo(format_summary(summary))
+
+
+if __name__ == "__main__":
+    from .common import run_cli
+    run_cli(main)

@@ -42,3 +42,8 @@ def main(out_dir, seed, num_train, num_valid, num_test, overwrite, no_progress):
     click.echo(f"wrote photo-objects dataset to {out_dir} (seed {seed}) in "
                f"{time.perf_counter() - start:.1f}s")
     click.echo(format_summary(summary))
+
+
+if __name__ == "__main__":
+    from .common import run_cli
+    run_cli(main)

@@ -77,3 +77,8 @@ def _file_info(path) -> None:
     click.echo(_deployment_lines(meta["deployment"]))
     for name in meta["output_names"]:
         click.echo(f"  {name}: {meta['outputs'][name]}")
+
+
+if __name__ == "__main__":
+    from .common import run_cli
+    run_cli(main)

@@ -67,3 +67,8 @@ def main(config, out, data, num_train, epochs, imgsz, work_dir, base_lr, seed):
     ckpt["meta"]["pretrain"] = recipe
     path = ckpt_io.save_checkpoint(ckpt, out)
     click.echo(f"wrote {path} ({path.stat().st_size / 2**20:.1f} MiB): {recipe}")
+
+
+if __name__ == "__main__":
+    from .common import run_cli
+    run_cli(main)

@@ -99,3 +99,8 @@ def main(config, checkpoint, cfg_options, qat_schedule, work_dir, out_dir, calib
     if not no_eval:
         compare_with_fake_quant(cfg, out / target.name, q["state"]["val_mAP"], qmodel, rounding_trials,
                                 trainer.device, file_ap, click.echo, lambda m: click.echo(f"warning: {m}", err=True))
+
+
+if __name__ == "__main__":
+    from .common import run_cli
+    run_cli(main)

@@ -48,3 +48,8 @@ def main(args, data, cfg_options, split, runtime, out_json, show_dir, show_score
                     show_dir=show_dir, show_score_thr=show_score_thr, plots_dir=plots_dir, batch_size=batch_size,
                     threads=threads, device=device, progress=not no_progress, verbose=verbose,
                     allow_arch_mismatch=allow_arch_mismatch)
+
+
+if __name__ == "__main__":
+    from .common import run_cli
+    run_cli(main)

@@ -65,3 +65,8 @@ def main(config, data, cfg_options, epochs, imgsz, batch, work_dir, resume, exis
                         allow_arch_mismatch=allow_arch_mismatch, exist_ok=exist_ok,
                         save_resume_state=save_resume_state, verbose=verbose)
     Trainer(cfg, opts).train()
+
+
+if __name__ == "__main__":
+    from .common import run_cli
+    run_cli(main)

@@ -19,7 +19,7 @@ def load_pretrained(model, path, cfg, allow_arch_mismatch: bool, log):
 
     ckpt = ckpt_io.load_checkpoint_file(path)
     ckpt_io.check_architecture(ckpt, path, cfg, allow=allow_arch_mismatch, log=log)
-    return load_checkpoint(model, ckpt, name=str(path), model_cfg=cfg.model, log=log)
+    return load_checkpoint(model, ckpt, name=str(path), model_cfg=cfg.model, log=lambda m: log(f"load_from {m}"))
 
 
 def resume_source(spec: str, work_dir, cfg, classes: list[str], allow_arch_mismatch: bool, log):

@@ -36,7 +36,7 @@ def test_qat_exports_learned_int8(tiny_run_scratch, tmp_path, monkeypatch):
     out = tmp_path / "out" / "qat_model_test.tflite"
     assert out.is_file() and (work / "qat_model_test.tflite").is_file()
     meta = json.loads((tmp_path / "out" / "qat_model_test.tflite.json").read_text())
-    assert meta["precision"] == "int8" and meta["num_classes"] == 3
+    assert meta["precision"] == "int8" and len(meta["deployment"]["classes"]) == 3
     q = meta["qat"]
     # SiLU graphs also hold LOGISTIC outputs (fixed 1/256 grid), pads and pools that keep their input grid
     assert q["ranges_from_qat"] >= 0.5 * q["activation_tensors"]

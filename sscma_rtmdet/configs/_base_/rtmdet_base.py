@@ -72,7 +72,9 @@ model = dict(
 criterion = dict(
     assigner=dict(topk=13, iou_weight=3.0, soft_center_radius=3.0),
     loss_cls_weight=1.0, loss_bbox_weight=2.0, qfl_beta=2.0)
-test_cfg = dict(score_thr=0.001, nms_pre=30000, iou_threshold=0.65, max_per_img=300)
+# mmdetection's decode; the target's replaces what it sets (sscma-micro: multi_label=False, nms='sscma',
+# iou 0.45, no cap), a test_cfg.* option replaces both
+test_cfg = dict(score_thr=0.001, nms_pre=30000, iou_threshold=0.65, max_per_img=300, multi_label=True, nms='exact')
 
 # ---- pipelines --------------------------------------------------------------------------------------
 # Padding transforms take preprocess.pad_value unless they set pad_val.

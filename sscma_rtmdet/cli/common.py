@@ -33,7 +33,10 @@ def friendly_errors(fn):
 
 
 def _fail(message: str) -> None:
-    click.echo(f"error: {message}", err=True)
+    from ..utils.text import printable
+
+    # names from files (classes, file names) may hold terminal escapes: only the message's own lines stay
+    click.echo(f"error: {printable(message, keep_newlines=True)}", err=True)
     sys.exit(2)
 
 

@@ -6,6 +6,7 @@ from pathlib import Path
 import click
 
 from ..utils.safety import check_writable, output_name, refuse_overwrite
+from ..utils.text import printable
 
 
 def run_test(config, model, data, cfg_options, *, split="val", runtime="litert", out_json=None, show_dir=None,
@@ -13,9 +14,10 @@ def run_test(config, model, data, cfg_options, *, split="val", runtime="litert",
              verbose=False, allow_arch_mismatch=False) -> dict:
     import torch
 
-    from ..data.build import build_coco, dataset_paths
+    from ..data.build import build_coco
     from ..evaluation.coco_eval import detections_to_coco, save_detections_json, summary_only
     from ..evaluation.evaluate import evaluate
+    from ..runtime.deployment import class_change
     from ..runtime.torch_model import resolve_model_path
     from ..utils.device import resolve_device
     from .common import run_config
@@ -24,8 +26,7 @@ def run_test(config, model, data, cfg_options, *, split="val", runtime="litert",
     path = resolve_model_path(model, config)
     cfg = run_config(config, cfg_options, path, data, log=click.echo)
     coco = build_coco(cfg, split)
-    root, ann, prefix = dataset_paths(cfg, split)
-    protected = dict(inputs=[Path(root) / ann, path], folders=[Path(root) / prefix])
+    protected = _dataset_files(cfg, path)
     for option, out in (("--out", out_json), ("--show-dir", show_dir), ("--plots", plots_dir)):
         if out:
             refuse_overwrite(out, option, **protected)
@@ -33,15 +34,15 @@ def run_test(config, model, data, cfg_options, *, split="val", runtime="litert",
     res = evaluate(cfg, path, coco, device=resolve_device(device), threads=threads, batch_size=batch_size,
                    progress=progress, log=click.echo if verbose else summary_only(click.echo), runtime=runtime,
                    allow_arch_mismatch=allow_arch_mismatch)
-    results, metas, classes = res["results"], res["metas"], res["model_classes"]
+    results, metas = res["results"], res["metas"]
     dep = res["deployment"]
-    if list(classes) != list(coco.classes):
-        click.echo(f"warning: {path.name} was trained on classes {list(classes)}, the dataset has "
-                   f"{list(coco.classes)} (same count: scored by index)", err=True)
+    note = class_change(res["model_classes"], coco.classes)[1]  # another count or order was refused
+    if note:
+        click.echo(f"warning: {printable(path.name)}: {note}; scored by index", err=True)
     decode = "SSCMA-Micro's decode (one class per anchor, its NMS)" if dep.test_cfg.get("nms") == "sscma" \
         else "mmdetection's decode"
-    click.echo(f"{path.name}: {len(results)} images, {res['images_per_second']:.1f} images/s (model + decode, "
-               f"batch {res['batch_size']}, {threads} threads{', TFLite Micro' if runtime == 'tflm' else ''}); "
+    click.echo(f"{printable(path.name)}: {len(results)} images, {res['images_per_second']:.1f} images/s (model + "
+               f"decode, batch {res['batch_size']}, {threads} threads{', TFLite Micro' if runtime == 'tflm' else ''}); "
                f"{dep.preprocess.resize} {dep.imgsz[0]}x{dep.imgsz[1]}, {decode}, IoU "
                f"{res['test_cfg']['iou_threshold']}")
     if runtime == "tflm":
@@ -58,6 +59,22 @@ def run_test(config, model, data, cfg_options, *, split="val", runtime="litert",
         for p in write_evaluation_plots(res, coco, Path(plots_dir)):
             click.echo(f"plot: {p}")
     return res
+
+
+def _dataset_files(cfg, model: Path) -> dict:
+    """What no output may overwrite: the model, every split's annotation file and image folder."""
+    from ..data.build import SPLITS, dataset_paths
+    from ..errors import ConfigError
+
+    inputs, folders = [model], []
+    for split in SPLITS:
+        try:
+            root, ann, prefix = dataset_paths(cfg, split)
+        except ConfigError:  # a config without that split
+            continue
+        inputs.append(Path(root) / ann)
+        folders.append(Path(root) / prefix)
+    return dict(inputs=inputs, folders=folders)
 
 
 def _draw_all(results, metas, coco, out_dir: Path, score_thr: float) -> None:

@@ -37,10 +37,14 @@ def main(model, source, out_dir, score_thr, iou_thr, runtime, device, threads, n
     from ..errors import UserError
     from ..inference.detector import Detector
     from ..utils.device import resolve_device
-    from ..utils.safety import check_writable, refuse_overwrite
+    from ..utils.safety import check_writable, output_name, refuse_overwrite
 
     src, out = Path(source), Path(out_dir)
     refuse_overwrite(out, "--out-dir", inputs=[model, src], folders=[src] if src.is_dir() else [])
+    drawn = out / output_name(src, None, ".mp4" if src.suffix.lower() in VIDEO_EXTS else ".jpg")
+    if not src.is_dir() and drawn.resolve() in (src.resolve(), Path(model).resolve()):
+        raise UserError(f"--out-dir {out}: the drawing of {src.name} would be {drawn}, over the input itself; "
+                        "choose another folder")
     check_writable(out, "--out-dir")
     det = Detector(model, device=resolve_device(device), threads=threads, score_thr=score_thr,
                    iou_threshold=iou_thr, config=config, runtime=runtime)
@@ -59,7 +63,9 @@ def main(model, source, out_dir, score_thr, iou_thr, runtime, device, threads, n
 
 
 def _describe(res) -> str:
-    return ", ".join(f"{n} {s:.2f} [{', '.join(f'{v:.0f}' for v in b)}]"
+    from ..utils.text import printable
+
+    return ", ".join(f"{printable(n)} {s:.2f} [{', '.join(f'{v:.0f}' for v in b)}]"
                      for n, s, b in zip(res.names, res.scores, res.boxes))
 
 
@@ -68,26 +74,30 @@ def _images(det, files, out, no_progress, root=None) -> None:
     import cv2
 
     from ..data.checks import read_image
-    from ..errors import UserError
+    from ..errors import DataError, UserError
     from ..utils.fileio import atomic_write
     from ..utils.progress import progress_bar
     from ..utils.safety import output_name
+    from ..utils.text import printable
     from ..visualize import draw_detections
 
     skipped = []
     for f in progress_bar(files, desc="infer", enabled=not no_progress and len(files) > 1):
-        img = read_image(str(f))
+        try:
+            img, why = read_image(str(f)), "unreadable image"
+        except DataError as e:  # too large to decode
+            img, why = None, str(e)
         if img is None:
-            click.echo(f"skipped {f}: unreadable image", err=True)
+            click.echo(f"skipped {printable(f)}: {why}", err=True)
             skipped.append(f)
             continue
         res = det(img)
         with atomic_write(out / output_name(f, root)) as tmp:
             if not cv2.imwrite(str(tmp), draw_detections(img, res.boxes, res.scores, res.labels, det.classes, 0.0)):
                 raise UserError(f"could not write {out / output_name(f, root)} (cv2.imwrite failed)")
-        click.echo(f"{f.name}: {len(res)} detections{': ' if len(res) else ''}{_describe(res)}")
+        click.echo(f"{printable(f.name)}: {len(res)} detections{': ' if len(res) else ''}{_describe(res)}")
     if len(skipped) == len(files):
-        raise UserError(f"no readable image: {', '.join(str(f) for f in skipped[:5])}"
+        raise UserError(f"no readable image: {', '.join(printable(f) for f in skipped[:5])}"
                         f"{' ...' if len(skipped) > 5 else ''} (missing, truncated or not an image)")
 
 
@@ -98,6 +108,7 @@ def _video(det, src, out, no_progress) -> None:
     from ..errors import UserError
     from ..utils.fileio import atomic_write
     from ..utils.safety import output_name
+    from ..utils.text import printable
     from ..visualize import draw_detections
 
     cap = cv2.VideoCapture(str(src))
@@ -108,6 +119,8 @@ def _video(det, src, out, no_progress) -> None:
     total = int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) or None
     with atomic_write(out / output_name(src, None, ".mp4")) as tmp:
         writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"mp4v"), fps, (w, h))
+        if not writer.isOpened():
+            raise UserError(f"cannot write video {out / output_name(src, None, '.mp4')} (cv2.VideoWriter failed)")
         frames = 0
         with tqdm(total=total, disable=no_progress, desc=src.name) as bar:
             while True:
@@ -120,7 +133,7 @@ def _video(det, src, out, no_progress) -> None:
                 bar.update()
         writer.release()
     cap.release()
-    click.echo(f"{src.name}: {frames} frames -> {out / output_name(src, None, '.mp4')}")
+    click.echo(f"{printable(src.name)}: {frames} frames -> {printable(out / output_name(src, None, '.mp4'))}")
 
 
 if __name__ == "__main__":

@@ -12,21 +12,26 @@ from typing import Any
 import numpy as np
 
 from ..errors import DataError
-from .checks import check_image_entries, read_image, size_mismatch
+from ..utils import jsonsafe
+from ..utils.text import printable
+from .checks import as_id, check_image_entries, read_image_oriented, size_mismatch
 
 _MAX_LISTED = 5  # missing files named in an error message
 
 
 def load_coco_json(path: str) -> dict:
-    """Read and sanity-check a COCO annotation file; problems raise DataError naming the file."""
+    """Read and sanity-check a COCO annotation file; problems raise DataError naming the file. Category
+    ids are normalised to int (strings of digits accepted) and must be unique."""
     if not os.path.isfile(path):
         raise DataError(f"annotation file not found: {path} (check data_root and ann_file in the config)")
     try:
         with open(path, encoding="utf-8") as f:
-            data = json.load(f)
+            data = jsonsafe.load(f)
     except json.JSONDecodeError as e:
         raise DataError(f"annotation file {path} is not valid JSON: {e.msg} at line {e.lineno} "
                         f"column {e.colno}; re-export or fix the file") from None
+    except RecursionError:
+        raise DataError(f"annotation file {path} is nested too deeply to be a COCO file; re-export it") from None
     except (OSError, UnicodeDecodeError) as e:
         raise DataError(f"cannot read annotation file {path}: {e}") from None
     if not isinstance(data, dict):
@@ -38,13 +43,27 @@ def load_coco_json(path: str) -> dict:
     data.setdefault("annotations", [])
     if not isinstance(data["annotations"], list):
         raise DataError(f"annotation file {path}: 'annotations' must be a list")
-    for i, cat in enumerate(data["categories"]):
-        if not isinstance(cat, dict) or "id" not in cat or "name" not in cat:
-            raise DataError(f"annotation file {path}: categories[{i}] needs 'id' and 'name'")
     for i, img in enumerate(data["images"]):
         if not isinstance(img, dict) or "id" not in img or "file_name" not in img:
             raise DataError(f"annotation file {path}: images[{i}] needs 'id' and 'file_name'")
+    _check_categories(data["categories"], path)
     return data
+
+
+def _check_categories(cats: list, path: str) -> None:
+    """Each category needs an integer id (a string of digits is normalised, in place) and a name; ids unique."""
+    seen: dict = {}
+    for i, cat in enumerate(cats):
+        if not isinstance(cat, dict) or "id" not in cat or "name" not in cat:
+            raise DataError(f"annotation file {path}: categories[{i}] needs 'id' and 'name'")
+        cid = as_id(cat["id"])
+        if cid is None:
+            raise DataError(f"annotation file {path}: categories[{i}] id {cat['id']!r} must be an integer")
+        if cid in seen:
+            raise DataError(f"annotation file {path}: duplicate category id {cid}: categories[{seen[cid]}] "
+                            f"{cats[seen[cid]]['name']!r} and categories[{i}] {cat['name']!r}; every class needs "
+                            "its own id")
+        seen[cid], cat["id"] = i, cid
 
 
 def real_categories(data: dict) -> list[dict]:
@@ -55,7 +74,7 @@ def real_categories(data: dict) -> list[dict]:
     that uses "none" everywhere keeps its empty classes).
     """
     cats = sorted(data["categories"], key=lambda c: c["id"])
-    used = {a.get("category_id") for a in data["annotations"] if isinstance(a, dict)}
+    used = {as_id(a.get("category_id")) for a in data["annotations"] if isinstance(a, dict)}
     is_none = [str(c.get("supercategory", "")).lower() == "none" for c in cats]
     if all(is_none):
         return cats
@@ -111,10 +130,9 @@ class CocoDetection:
             raise DataError(f"num_classes={num_classes} in the config but {self.ann_path} has "
                             f"{len(self.classes)} classes {list(self.classes)}; set "
                             f"--cfg-options num_classes={len(self.classes)}")
-        self.coco = _make_coco(data)
         images = sorted(data["images"], key=lambda im: im["id"])
         self._check_files(images)
-        self._parse_annotations(data, images)
+        self.coco = _make_coco(data, images, self._parse_annotations(data, images))
         if filter_empty:
             keep = [i for i, b in enumerate(self._boxes) if len(b)]
             self._images = [self._images[i] for i in keep]
@@ -137,42 +155,47 @@ class CocoDetection:
         missing = [im["file_name"] for im in images
                    if not os.path.isfile(os.path.join(self.img_dir, im["file_name"]))]
         if missing:
-            shown = ", ".join(missing[:_MAX_LISTED]) + (", ..." if len(missing) > _MAX_LISTED else "")
+            shown = printable(", ".join(missing[:_MAX_LISTED]) + (", ..." if len(missing) > _MAX_LISTED else ""))
             raise DataError(f"{len(missing)} of {len(images)} images listed in {self.ann_path} are missing "
                             f"from {self.img_dir}: {shown}")
 
-    def _parse_annotations(self, data: dict, images: list[dict]) -> None:
+    def _parse_annotations(self, data: dict, images: list[dict]) -> list[dict]:
+        """Boxes and labels per image (the training set), and the same boxes as the COCO annotations the
+        evaluation scores (returned): one cleaned set, so pycocotools never counts a box training skipped."""
         by_img: dict[Any, list[dict]] = {im["id"]: [] for im in images}
         counts = dict(clipped=0, empty=0, malformed=0, crowd=0, unknown_category=0, unknown_image=0)
         for ann in data["annotations"]:
-            if not isinstance(ann, dict) or ann.get("image_id") not in by_img:
+            if not isinstance(ann, dict) or as_id(ann.get("image_id")) not in by_img:
                 counts["unknown_image"] += 1
                 continue
-            by_img[ann["image_id"]].append(ann)
-        self._images, self._boxes, self._labels = images, [], []
+            by_img[as_id(ann["image_id"])].append(ann)
+        self._images, self._boxes, self._labels, cleaned = images, [], [], []
         for im in images:
             w, h = im.get("width"), im.get("height")
-            w, h = (float(w), float(h)) if isinstance(w, (int, float)) and isinstance(h, (int, float)) \
-                else (None, None)
+            w, h = (float(w), float(h)) if _is_number(w) and _is_number(h) else (None, None)
             boxes, labels = [], []
             for ann in by_img[im["id"]]:
-                if ann.get("iscrowd", 0):
-                    counts["crowd"] += 1
-                    continue
-                if ann.get("category_id") not in self.cat2label:
+                cat = as_id(ann.get("category_id"))
+                if cat not in self.cat2label:
                     counts["unknown_category"] += 1
                     continue
                 status, box = parse_box(ann.get("bbox"), w, h)
+                crowd = (as_id(ann.get("iscrowd", 0)) or 0) != 0
                 if box is None:
-                    counts[status] += 1
+                    counts["crowd" if crowd else status] += 1
+                    continue
+                cleaned.append(_eval_annotation(len(cleaned) + 1, im["id"], cat, box, ann.get("area"), crowd))
+                if crowd:  # not trained on; evaluation keeps it as an ignore region, as COCO does
+                    counts["crowd"] += 1
                     continue
                 counts["clipped"] += status == "clipped"
                 boxes.append(box)
-                labels.append(self.cat2label[ann["category_id"]])
+                labels.append(self.cat2label[cat])
             self._boxes.append(np.array(boxes, np.float32).reshape(-1, 4))
             self._labels.append(np.array(labels, np.int64))
         self.annotation_report = counts
         _warn_summary(self.ann_path, counts)
+        return cleaned
 
     def get_ann(self, i: int) -> tuple[np.ndarray, np.ndarray]:
         """(boxes (n,4) float32 xyxy, labels (n,) int64) of image i; copies, safe to modify."""
@@ -182,14 +205,15 @@ class CocoDetection:
         return os.path.join(self.img_dir, self._images[i]["file_name"])
 
     def load_image(self, i: int) -> np.ndarray:
-        """(h, w, 3) uint8 BGR; an unreadable file raises DataError naming it, a truncated JPEG and a size
-        that disagrees with the JSON's width/height warn naming it."""
+        """(h, w, 3) uint8 BGR as displayed (EXIF orientation applied, data.checks); an unreadable or oversized
+        file raises DataError naming it, a truncated JPEG and a size that disagrees with the JSON's
+        width/height (or an EXIF rotation it cannot confirm) warn naming it."""
         path = self.image_path(i)
-        img = read_image(path)
-        if img is not None and (msg := size_mismatch(self._images[i], img.shape[:2])):
+        img, orientation = read_image_oriented(path)
+        if img is not None and (msg := size_mismatch(self._images[i], img.shape[:2], orientation)):
             warnings.warn(f"{self.ann_path}: {msg}", stacklevel=2)
         if img is None:
-            raise DataError(f"cannot read image {path} (missing, truncated or not an image); "
+            raise DataError(f"cannot read image {printable(path)} (missing, truncated or not an image); "
                             f"fix or remove it from {self.ann_path}")
         return img
 
@@ -205,18 +229,28 @@ class CocoDetection:
         return dict(img=img, boxes=boxes, labels=labels, img_id=self._images[i]["id"], ori_hw=(h, w))
 
 
-def _make_coco(data: dict):
-    """pycocotools COCO from an already parsed dict (its own loader prints and re-reads the file)."""
+def _is_number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _eval_annotation(ann_id: int, img_id: int, cat: int, box: np.ndarray, area, crowd: bool) -> dict:
+    """A COCO annotation of a cleaned box (xyxy -> [x, y, w, h]); the file's `area` when it is a positive
+    number (COCO's is the mask area, which its AP_s/m/l use), else the box's."""
+    x1, y1, x2, y2 = (float(v) for v in box)
+    area = float(area) if _is_number(area) and area > 0 else (x2 - x1) * (y2 - y1)
+    return {"id": ann_id, "image_id": img_id, "category_id": cat, "bbox": [x1, y1, x2 - x1, y2 - y1],
+            "area": area, "iscrowd": int(crowd)}
+
+
+def _make_coco(data: dict, images: list[dict], annotations: list[dict]):
+    """pycocotools COCO of the cleaned set: normalised image/category ids and only the boxes that parsed,
+    numbered 1..N (COCOeval treats a matched GT id 0 as "unmatched": Roboflow's id 0 would turn a true
+    positive into a false positive). Built in memory (pycocotools' own loader prints and re-reads the file)."""
     from pycocotools.coco import COCO
 
-    anns = [a for a in data["annotations"] if isinstance(a, dict)]
-    ids = [a.get("id") for a in anns]
-    if any(not isinstance(i, int) or i <= 0 for i in ids) or len(set(ids)) != len(ids):
-        # COCOeval stores the matched GT id in dtm and treats 0 as "unmatched": Roboflow's id 0
-        # would turn a true positive into a false positive. Renumber 1..N (ids are not used elsewhere).
-        anns = [dict(a, id=k + 1) for k, a in enumerate(anns)]
     coco = COCO()
-    coco.dataset = dict(data, annotations=anns)
+    coco.dataset = {"images": images, "categories": data["categories"], "annotations": annotations,
+                    **({"info": data["info"]} if isinstance(data.get("info"), dict) else {})}
     with contextlib.redirect_stdout(io.StringIO()):
         coco.createIndex()
     return coco
@@ -227,5 +261,6 @@ def _warn_summary(path: str, counts: dict) -> None:
     parts = [f"{n} {k.replace('_', ' ')}" for k, n in counts.items() if n]
     if parts:
         msg = (f"{path}: " + ", ".join(parts) + " annotation(s) (clipped boxes were kept inside the image; "
-               "crowd, empty, malformed and unknown ones were skipped)")
+               "crowd, empty, malformed and unknown ones were skipped in training and evaluation alike; a "
+               "well-formed crowd box stays an ignore region in evaluation, as in COCO)")
         warnings.warn(msg, stacklevel=3)

@@ -1,9 +1,10 @@
 """Starting a run from a checkpoint: `load_from` weights and `--resume` state, with clear errors.
 
 Both refuse a checkpoint of ours trained with another architecture (`allow_arch_mismatch` downgrades that to
-a warning); `--resume` also refuses another class list, and a state that does not fit the model or optimizer
-is summarised (counts and first keys) instead of torch's full key dump. `--resume` without a path falls back
-to the newest readable checkpoint when `last.pth` is truncated, and says which it uses.
+a warning); `--resume` also refuses another class count or order (runtime.deployment.class_change, the
+rule tools/test.py applies too; renamed classes with the same ids only warn), and a state that does not fit
+the model or optimizer is summarised (counts and first keys) instead of torch's full key dump. `--resume`
+without a path falls back to the newest readable checkpoint when `last.pth` is truncated, and says which.
 """
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from pathlib import Path
 from ..errors import CheckpointError
 from ..models.convert import load_checkpoint
 from ..runtime import checkpoint as ckpt_io
+from ..runtime.deployment import class_change
 
 
 def load_pretrained(model, path, cfg, allow_arch_mismatch: bool, log):
@@ -33,12 +35,13 @@ def resume_source(spec: str, work_dir, cfg, classes: list[str], allow_arch_misma
         ckpt = ckpt_io.load_checkpoint_file(path)
     if not ckpt_io.is_ours(ckpt) or not ckpt.get("resume"):
         raise CheckpointError(f"{path} has no training state to resume from (it is a weights-only file)")
-    trained = ckpt_io.checkpoint_classes(ckpt)
-    if trained and trained != list(classes):
+    problem, note = class_change(ckpt_io.checkpoint_classes(ckpt) or list(classes), list(classes))
+    if problem:
         raise CheckpointError(
-            f"--resume: {path} was trained on {len(trained)} classes {trained} but this run's dataset has "
-            f"{len(classes)} {list(classes)}; --resume continues the same run. To start a new run from its "
-            f"weights use --cfg-options load_from={path} (without --resume)")
+            f"--resume: {path} was trained on {problem}; --resume continues the same run. To start a new run "
+            f"from its weights use --cfg-options load_from={path} (without --resume)")
+    if note:
+        log(f"--resume: {note} since {path}; continuing with the dataset's names")
     ckpt_io.check_architecture(ckpt, path, cfg, allow=allow_arch_mismatch, log=log)
     return path, ckpt
 

@@ -29,7 +29,7 @@ from .guards import DivergenceGuard, grad_norm
 from .loading import load_pretrained_into, resume_into
 from .logger import Scalars, fmt_eta, setup_logger
 from .optim import build_optimizer
-from .preflight import check_before_training
+from .preflight import check_before_training, check_settings
 from .pretrained import resolve_weights
 from .rng import rng_state, seed_everything
 from .run_dir import BEST, LAST, WorkDirLock, check_reuse, early_stop, epoch_file, slim
@@ -57,6 +57,7 @@ class TrainOptions:
 
 class Trainer:
     def __init__(self, cfg: Config, opts: TrainOptions):
+        check_settings(cfg)  # before the optimizer sees a negative lr or the work dir is locked
         self.cfg, self.opts = cfg, opts
         self.device = resolve_device(opts.device)
         self.dist: DistInfo = init_distributed(self.device)

@@ -16,6 +16,7 @@ import numpy as np
 
 from ..errors import DataError
 from ..utils.fileio import atomic_write_text
+from ..utils.text import printable
 
 MAX_DETS = (100, 300, 1000)
 METRIC_NAMES = ("bbox_mAP", "bbox_mAP_50", "bbox_mAP_75", "bbox_mAP_s", "bbox_mAP_m", "bbox_mAP_l")
@@ -44,7 +45,7 @@ def load_coco_gt(ann_file):
     try:
         with contextlib.redirect_stdout(io.StringIO()):
             return COCO(str(path))
-    except (ValueError, KeyError, TypeError, AssertionError) as e:
+    except (ValueError, KeyError, TypeError, AssertionError, RecursionError) as e:
         raise DataError(f"annotation file {path} is not valid COCO json ({type(e).__name__}: {e})") from e
 
 
@@ -84,7 +85,8 @@ def _class_ap(precisions: np.ndarray, k: int, iou: int | None = None) -> float:
 
 
 def format_class_table(per_class: Sequence[tuple[str, float, float]]) -> str:
-    """Plain-text table: class name, AP (0.50:0.95), AP50."""
+    """Plain-text table: class name (control characters escaped), AP (0.50:0.95), AP50."""
+    per_class = [(printable(n), ap, ap50) for n, ap, ap50 in per_class]
     width = max([len("category")] + [len(n) for n, _, _ in per_class])
     lines = [f"{'category':<{width}}  {'mAP':>6}  {'mAP_50':>6}", "-" * (width + 16)]
     lines += [f"{n:<{width}}  {ap:>6.3f}  {ap50:>6.3f}" for n, ap, ap50 in per_class]

@@ -39,7 +39,7 @@ def evaluate(cfg: Config, model: nn.Module | str | os.PathLike, split="val", *, 
         path = Path(model)
         arch_cfg = cfg if path.suffix.lower() in (".pth", ".pt") and cfg.filename else None
         predictor, dep = build_predictor(path, device, threads, runtime, arch_cfg, allow_arch_mismatch)
-        check_options(dep, path, cfg, coco.num_classes)
+        check_options(dep, path, cfg, coco.classes)
         desc = desc or path.name
     test_cfg = {**dep.test_cfg, **user_test_cfg(cfg)}
     loader = build_eval_loader(coco, dep.imgsz, dep.preprocess, batch_size or cfg.get("val_batch_size", 8),

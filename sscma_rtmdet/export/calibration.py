@@ -60,9 +60,9 @@ def cache_key(files: Sequence[Path], imgsz, preprocess: dict, n: int, normalized
 
 def load_prepared(path: Path, imgsz, preprocess: Preprocess) -> np.ndarray:
     """One image -> (H,W,3) uint8 BGR prepared exactly like evaluation (Preprocess.prepare)."""
-    import cv2
+    from ..data.checks import read_image
 
-    img = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    img = read_image(str(path))  # the reader of training and evaluation (EXIF orientation, pixel limit)
     if img is None:
         raise DataError(f"{path}: cannot read image (corrupt or unsupported format); remove it from the "
                         "calibration folder")

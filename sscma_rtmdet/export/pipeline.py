@@ -77,7 +77,8 @@ def export_deployment(dep: Deployment, req: ExportRequest) -> Deployment:
 
 
 def export_checkpoint(cfg: Config | None, req: ExportRequest) -> dict[str, Path]:
-    """Run the requested exports; returns {'onnx': path, 'float32': ..., 'int8': ..., 'vela': ...}."""
+    """Run the requested exports; returns {'onnx': path, 'float32': ..., 'int8': ..., 'vela': ...}. A failed
+    or interrupted export removes the files it wrote (none is left unverified)."""
     bad = [f for f in req.formats if f not in FORMAT_CHOICES]
     if bad:
         raise UserError(f"--format {' '.join(bad)}: unknown; choose from {', '.join(FORMAT_CHOICES)}")
@@ -90,6 +91,18 @@ def export_checkpoint(cfg: Config | None, req: ExportRequest) -> dict[str, Path]
         check_options(dep, req.checkpoint, cfg, None)
     out_dir = Path(req.out_dir) if req.out_dir else req.checkpoint.parent
     stem = out_dir / req.checkpoint.stem
+    before = output_files(stem)
+    try:
+        return _export_all(cfg, req, model, meta, dep, stem)
+    except BaseException:  # an error, a failed check, Ctrl-C
+        removed = remove_written(stem, before)
+        if removed:
+            req.log(f"export stopped: removed the {len(removed)} file(s) it had written, unverified: "
+                    + ", ".join(p.name for p in removed))
+        raise
+
+
+def _export_all(cfg, req: ExportRequest, model, meta: dict, dep: Deployment, stem: Path) -> dict[str, Path]:
     files: dict[str, Path] = {}
     t = time.perf_counter()
     export_onnx(model, dep, stem.with_suffix(".onnx"), req.fold_normalization,
@@ -105,10 +118,40 @@ def export_checkpoint(cfg: Config | None, req: ExportRequest) -> dict[str, Path]
         samples = calib[:4] if calib is not None else calibration_batch(cfg, req, dep, meta, n=4)
         report_against_torch(model, dep, req.fold_normalization, files, samples, req.log)
     if "vela" in req.formats:
-        files["vela"] = _vela(files["int8"], out_dir, req, dep)
+        files["vela"] = _vela(files["int8"], stem.parent, req, dep)
     elif "int8" in files:
         report_tflm_boards(files["int8"], dep, req)
     return files
+
+
+def output_files(stem: Path) -> dict[Path, int]:
+    """{path: mtime_ns} of the files an export of `stem` writes (ONNX, TFLite, Vela, sidecars, summary) that
+    exist now."""
+    names = [f"{stem.name}.onnx", *(f"{stem.name}_{p}.tflite" for p in TFLITE_PRECISIONS),
+             f"{stem.name}_int8_vela.tflite"]
+    paths = [stem.parent / n for n in names] + [stem.parent / (n + ".json") for n in names]
+    paths.append(stem.parent / f"{stem.name}_int8_vela_summary.txt")
+    out = {}
+    for path in paths:
+        try:
+            if path.is_file() and not path.is_symlink():
+                out[path] = path.stat().st_mtime_ns
+        except OSError:
+            continue
+    return out
+
+
+def remove_written(stem: Path, before: dict[Path, int]) -> list[Path]:
+    """Delete the export's files that are new or rewritten since `before` (output_files); the rest stay."""
+    removed = []
+    for path, mtime in output_files(stem).items():
+        if before.get(path) != mtime:
+            try:
+                path.unlink()
+                removed.append(path)
+            except OSError:  # cleaning up must not hide the failure itself
+                continue
+    return removed
 
 
 def calibration_batch(cfg: Config | None, req: ExportRequest, dep: Deployment, meta: dict,

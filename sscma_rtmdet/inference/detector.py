@@ -13,10 +13,10 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
 import numpy as np
 import torch
 
+from ..data.checks import read_image
 from ..errors import UserError
 from ..evaluation.predictors import build_predictor
 from ..evaluation.runner import decode_batch
@@ -71,7 +71,7 @@ class Detector:
 
 
 def _read(path) -> np.ndarray:
-    img = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    img = read_image(str(path))  # the reader of training and evaluation (EXIF orientation, pixel limit)
     if img is None:
         raise UserError(f"cannot read image {path}")
     return img

@@ -11,19 +11,19 @@ matched by position or shape; 4-D TFLite outputs (NHWC) come back NCHW like the 
 """
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import CheckpointError, UserError
+from ..utils import jsonsafe
 from ..utils.native import quiet_native
 from .backend_base import Backend, dequantize, quantize
 from .deployment import Deployment
 from .metadata import ONNX_PROPS_KEY, build_metadata, read_metadata, sidecar_path, validate_metadata
 from .torch_model import load_model
-from .validate import check_onnx, check_tflite
+from .validate import check_folding, check_onnx, check_tflite, onnx_input_folded, tflite_input_folded
 from .wrapper import ExportWrapper
 
 RUNTIMES = ("litert", "tflm")
@@ -59,7 +59,7 @@ class OnnxBackend(Backend):
     def __init__(self, path: Path, threads: int = 1):
         import onnxruntime as ort
 
-        check_onnx(path)  # a corrupt file gives a clear error, not a protobuf traceback
+        proto = check_onnx(path)  # a corrupt file gives a clear error, not a protobuf traceback
         self.path = path
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = max(1, int(threads))
@@ -67,6 +67,8 @@ class OnnxBackend(Backend):
         opts.log_severity_level = 3
         self.session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
         self.meta = _onnx_meta(path, self.session)
+        check_folding(self.meta, onnx_input_folded(proto), path)
+        del proto
         inp = self.session.get_inputs()[0]
         self.input_name = inp.name
         expect = [1, 3, *self.input_hw] if self.meta["input"]["layout"] == "NCHW" else [1, *self.input_hw, 3]
@@ -94,7 +96,12 @@ def _onnx_meta(path: Path, session) -> dict:
     if ONNX_PROPS_KEY not in props:
         raise CheckpointError(f"{path}: no metadata (neither {sidecar_path(path).name} nor embedded "
                               f"'{ONNX_PROPS_KEY}'); export it with this toolkit")
-    return validate_metadata(json.loads(props[ONNX_PROPS_KEY]), str(path))
+    try:
+        meta = jsonsafe.loads(props[ONNX_PROPS_KEY])
+    except (ValueError, RecursionError) as e:
+        raise CheckpointError(f"{path}: unreadable embedded metadata ({type(e).__name__}); re-export the model") \
+            from None
+    return validate_metadata(meta, str(path))
 
 
 class TFLiteBackend(Backend):
@@ -104,9 +111,10 @@ class TFLiteBackend(Backend):
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
         from ai_edge_litert.interpreter import Interpreter
 
-        check_tflite(path)  # LiteRT does not verify the flatbuffer: a truncated file would crash it
+        graph = check_tflite(path)  # LiteRT does not verify the flatbuffer: a truncated file would crash it
         self.path = path
         self.meta = read_metadata(path)
+        check_folding(self.meta, tflite_input_folded(graph), path)
         with quiet_native():  # "Created TensorFlow Lite XNNPACK delegate" and the like
             self.interpreter = Interpreter(model_path=str(path), num_threads=max(1, int(threads)))
             sigs = self.interpreter.get_signature_list()

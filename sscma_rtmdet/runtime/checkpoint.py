@@ -20,6 +20,10 @@ from ..utils.fileio import atomic_save_torch
 from ..version import __version__
 
 FORMAT = "sscma_rtmdet/1"
+# torch.save stores tensors uncompressed, so a .pth's zip members add up to about its own size; a file whose
+# members claim far more is a decompression bomb (1.5 MB inflating to 1.8 GB), refused before reading any.
+MAX_INFLATION = 4
+_INFLATION_SLACK = 16 << 20
 
 
 def make_checkpoint(*, state_dict: dict, config: dict, deployment: dict, epoch: int, iteration: int,
@@ -48,6 +52,7 @@ def load_checkpoint_file(path: str | os.PathLike) -> dict:
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"checkpoint {path} does not exist")
+    check_inflation(path)
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # corrupt / truncated / not a torch file
@@ -55,6 +60,23 @@ def load_checkpoint_file(path: str | os.PathLike) -> dict:
     if not isinstance(ckpt, dict):
         raise CheckpointError(f"checkpoint {path} holds a {type(ckpt).__name__}, expected a dict")
     return ckpt
+
+
+def check_inflation(path: Path) -> None:
+    """CheckpointError when the zip members of `path` claim more than MAX_INFLATION x its size (a legacy,
+    non-zip torch file is left to torch.load)."""
+    import zipfile
+
+    size = path.stat().st_size
+    try:
+        with zipfile.ZipFile(path) as zf:
+            claimed = sum(info.file_size for info in zf.infolist())
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
+        return
+    if claimed > MAX_INFLATION * size + _INFLATION_SLACK:
+        raise CheckpointError(f"checkpoint {path} is {size / 2**20:.1f} MiB but its members inflate to "
+                              f"{claimed / 2**20:.0f} MiB (more than {MAX_INFLATION}x): not a file torch.save "
+                              "writes (a decompression bomb?); refused before loading it")
 
 
 def is_ours(ckpt: dict) -> bool:

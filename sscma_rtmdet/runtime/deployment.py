@@ -21,6 +21,9 @@ from ..errors import CheckpointError, ConfigError
 from ..targets import DEFAULT_TARGET, get_target
 from .layout import LAYOUTS
 
+# A network input side this large is a corrupt or hostile record (RTMDet trains at 320-1280): refused before
+# any tensor of that size is allocated (a 32000x32000 input asked ~12 GB).
+MAX_INPUT_SIDE = 4096
 _FIELDS = ("target", "imgsz", "preprocess", "input_color", "layout", "classes", "strides", "test_cfg")
 
 
@@ -75,6 +78,12 @@ class Deployment:
         if not self.classes:
             raise CheckpointError(f"{origin}: deployment record lists no classes")
         h, w = self.imgsz
+        if max(h, w) > MAX_INPUT_SIDE:
+            raise CheckpointError(f"{origin}: imgsz {h}x{w} exceeds {MAX_INPUT_SIDE} per side, the largest input "
+                                  "this toolkit makes: a model file with it is corrupt (re-export it), a config "
+                                  "must ask for less")
+        if not self.strides:
+            raise CheckpointError(f"{origin}: deployment record lists no strides; re-export the model")
         if h % max(self.strides) or w % max(self.strides):
             raise CheckpointError(f"{origin}: imgsz {h}x{w} is not a multiple of the largest stride "
                                   f"{max(self.strides)}")
@@ -144,14 +153,40 @@ def _positive_int(v) -> int:
     return v
 
 
-def check_options(dep: "Deployment", path: Path, cfg, num_classes: int | None) -> None:
+def class_change(trained: Sequence[str], current: Sequence[str]) -> tuple[str | None, str | None]:
+    """(problem, note) between the classes a model was trained on and a dataset's, matched by index (the
+    category order). problem: another count, or a name both lists hold at different indices (its boxes would
+    be scored or trained as another class). note: the renamed classes otherwise (same ids, new names). Both
+    None when the lists are equal or the model's names are only its indices ('0', '1', ...). The one rule of
+    tools/test.py (check_options) and --resume (engine.loading)."""
+    trained, current = [str(c) for c in trained], [str(c) for c in current]
+    if trained == current or (trained == [str(i) for i in range(len(trained))] and len(trained) == len(current)):
+        return None, None
+    if len(trained) != len(current):
+        return f"{len(trained)} classes {trained} but the dataset has {len(current)} {current}", None
+    moved = [f"{n!r} from index {trained.index(n)} to {current.index(n)}" for n in trained
+             if n in current and trained.index(n) != current.index(n)]
+    if moved:
+        return (f"classes {trained} but the dataset lists {current}: {', '.join(moved)} moved (its boxes would "
+                "count as another class)"), None
+    renamed = [f"{a!r} -> {b!r}" for a, b in zip(trained, current) if a != b]
+    return None, f"classes renamed (same ids): {', '.join(renamed)}"
+
+
+def check_options(dep: "Deployment", path: Path, cfg, classes: Sequence[str] | int | None) -> None:
     """A model file knows its input size, classes, target and preprocessing; values the user typed
-    (`cfg.overrides`) must agree with it, and the dataset must have its class count. CheckpointError naming
-    both values otherwise (never a silent resize or relabel)."""
+    (`cfg.overrides`) must agree with it, and the dataset (`classes`: its class names, or only their count)
+    must have its class count and order (class_change). CheckpointError naming both values otherwise (never a
+    silent resize or relabel)."""
     given = getattr(cfg, "overrides", frozenset())
     problems = []
+    num_classes = classes if classes is None or isinstance(classes, int) else len(classes)
     if num_classes is not None and dep.num_classes != num_classes:
         problems.append(f"the dataset has {num_classes} classes, the model {dep.num_classes} {list(dep.classes)}")
+    elif num_classes is not None and not isinstance(classes, int):
+        moved = class_change(dep.classes, classes)[0]
+        problems += [f"it was trained on {moved}; evaluate it on the dataset it was trained for, or restore "
+                     "that category order"] if moved else []
     if "num_classes" in given and cfg.num_classes != dep.num_classes:
         problems.append(f"num_classes={cfg.num_classes} given, the model has {dep.num_classes}")
     if "imgsz" in given and tuple(imgsz_of(cfg)) != tuple(dep.imgsz):

@@ -23,6 +23,7 @@ from typing import Any
 
 from ..data.preprocess import DEFAULT_PAD_VALUE
 from ..errors import CheckpointError
+from ..utils import jsonsafe
 from ..utils.fileio import atomic_write_text
 from ..version import __version__
 from .deployment import Deployment
@@ -153,7 +154,7 @@ def read_metadata(model_path: str | Path) -> dict:
         raise CheckpointError(f"{path} is {path.stat().st_size} bytes, not a sidecar of this toolkit "
                               f"(at most {MAX_SIDECAR_BYTES}); re-export the model")
     try:
-        meta = json.loads(path.read_text())
+        meta = jsonsafe.loads(path.read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
         raise CheckpointError(f"{path}: unreadable metadata ({type(e).__name__}: {e}); re-export the model") \
             from None

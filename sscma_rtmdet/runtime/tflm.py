@@ -42,7 +42,7 @@ import numpy as np
 from ..errors import CheckpointError, UserError
 from .backend_base import Backend, dequantize, quantize
 from .metadata import read_metadata
-from .validate import check_tflite
+from .validate import check_folding, check_tflite, tflite_input_folded
 
 TFLM_VERSION = "0.dev20261023182759"  # pinned in requirements/export.txt
 ARENA_ROUND = 1024  # arena_bytes() rounds up to whole KiB
@@ -209,6 +209,7 @@ class TFLMBackend(Backend):
         path = _checked(path)
         runtime = _tflm_runtime()
         self.meta = read_metadata(path)
+        check_folding(self.meta, tflite_input_folded(_model_graph(path)), path)
         self.path = path
         need = recorded_arena_total(path)
         if arena_size is not None and int(arena_size) < need:

@@ -5,7 +5,8 @@
 flatbuffer is read through the TFLite schema in pure Python (bounds-checked, so an offset past the end is
 an error instead of a wild read), and the indices the interpreter follows (tensor -> buffer, operator ->
 opcode / tensors, subgraph inputs / outputs, buffers stored after the flatbuffer) must point inside the model.
-.onnx: `onnx.load` and `onnx.checker.check_model`.
+.onnx: every external-data file must be a regular file inside the model's folder once symlinks are
+resolved (a symlink to /etc/passwd would be read as weights), then `onnx.load` and `onnx.checker.check_model`.
 """
 from __future__ import annotations
 
@@ -45,8 +46,8 @@ def _check_graph(model, path: Path, nbytes: int) -> None:
                 raise _fail(path, f"operator {o} of subgraph {g} names tensors that do not exist")
 
 
-def check_tflite(path: str | Path) -> None:
-    """CheckpointError unless `path` is a structurally sound TFLite flatbuffer."""
+def check_tflite(path: str | Path):
+    """CheckpointError unless `path` is a structurally sound TFLite flatbuffer; returns it parsed (ModelT)."""
     path = Path(path)
     try:
         data = path.read_bytes()
@@ -67,17 +68,93 @@ def check_tflite(path: str | Path) -> None:
         raise _fail(path, f"the flatbuffer does not verify ({type(e).__name__}: {e}); truncated or corrupt") \
             from None
     _check_graph(model, path, len(data))
+    return model
 
 
-def check_onnx(path: str | Path) -> None:
-    """CheckpointError unless `path` loads with onnx and passes onnx.checker."""
+def _check_external_data(model, path: Path) -> None:
+    """CheckpointError naming a tensor whose external data lies outside the model's folder (an absolute or
+    `..` location, or a symlink leading out) or is not a regular file."""
+    from onnx.external_data_helper import ExternalDataInfo, _get_all_tensors, uses_external_data
+
+    folder = path.resolve().parent
+    for tensor in _get_all_tensors(model):
+        if not uses_external_data(tensor):
+            continue
+        location = ExternalDataInfo(tensor).location
+        target = (folder / location).resolve()
+        inside = not Path(location).is_absolute() and target.is_relative_to(folder)
+        if not (inside and target.is_file()):
+            where = "is not a file in" if inside else "leads outside"
+            raise CheckpointError(f"{path}: tensor {tensor.name!r} takes its data from {location!r}, which "
+                                  f"{where} the model's folder {folder} (symlinks resolved); refused: external "
+                                  "data must be a file next to the model")
+
+
+def check_onnx(path: str | Path):
+    """CheckpointError unless `path` loads with onnx (external data only from its own folder) and passes
+    onnx.checker; returns the ModelProto."""
     import onnx
 
     path = Path(path)
     try:
-        model = onnx.load(str(path))
+        model = onnx.load(str(path), load_external_data=False)
+        _check_external_data(model, path)
+        onnx.load_external_data_for_model(model, str(path.resolve().parent))
         onnx.checker.check_model(model)
+        return model
+    except CheckpointError:
+        raise
     except Exception as e:  # DecodeError, ValidationError, ...
         first = (str(e).strip().splitlines() or [type(e).__name__])[0][:300]
         raise CheckpointError(f"{path} is not a valid ONNX model ({type(e).__name__}: {first}); re-export it "
                               "(tools/export.py)") from None
+
+
+# ---- normalisation folded into the graph or not: read from the file, not trusted from the sidecar -------
+# runtime.wrapper.ExportWrapper folds (x - mean) / std as `x * (1/std) + (-mean/std)`: the graph input feeds a
+# Mul by a constant. An unfolded graph feeds its first convolution directly. A folded int8 input holds raw
+# pixels (scale 1, zero point -128: export.int8); a normalised one spans about -2.1..2.6 (scale ~0.02).
+_PIXEL_SCALE_MIN = 0.5
+
+
+def onnx_input_folded(model) -> bool:
+    """True when every node reading the graph input multiplies it by a constant (ModelProto)."""
+    inp = model.graph.input[0].name
+    constants = {i.name for i in model.graph.initializer}
+    constants |= {o for n in model.graph.node if n.op_type == "Constant" for o in n.output}
+    users = [n for n in model.graph.node if inp in n.input]
+    return bool(users) and all(n.op_type == "Mul" and any(i in constants for i in n.input if i != inp)
+                               for n in users)
+
+
+def tflite_input_folded(model) -> bool:
+    """The same for a TFLite ModelT: an int8 input by its scale, a float one by MUL-by-constant readers."""
+    from ai_edge_litert import schema_py_generated as schema
+
+    sub = model.subgraphs[0]
+    inp = int(sub.inputs[0])
+    quant = sub.tensors[inp].quantization
+    if sub.tensors[inp].type == schema.TensorType.INT8 and quant is not None and quant.scale is not None \
+            and len(quant.scale):
+        return float(quant.scale[0]) >= _PIXEL_SCALE_MIN
+    code = {i: max(c.builtinCode, c.deprecatedBuiltinCode) for i, c in enumerate(model.operatorCodes)}
+    ops = sub.operators or []
+    dequantized = {int(t) for o in ops if code[o.opcodeIndex] == schema.BuiltinOperator.DEQUANTIZE
+                   for t in o.outputs}
+
+    def constant(t: int) -> bool:
+        buf = model.buffers[sub.tensors[t].buffer]
+        return t in dequantized or (buf.data is not None and len(buf.data) > 0) or (buf.offset or 0) > 1
+    users = [o for o in ops if inp in [int(t) for t in o.inputs]]
+    return bool(users) and all(code[o.opcodeIndex] == schema.BuiltinOperator.MUL
+                               and any(constant(int(t)) for t in o.inputs if int(t) != inp) for o in users)
+
+
+def check_folding(meta: dict, folded: bool, path) -> None:
+    """CheckpointError when the sidecar's normalization_folded disagrees with what the graph does."""
+    if bool(meta["normalization_folded"]) == folded:
+        return
+    does = "normalises its raw-pixel input itself" if folded else "takes already normalised input"
+    raise CheckpointError(f"{path}: its sidecar says normalization_folded={meta['normalization_folded']} but "
+                          f"the graph {does}; the sidecar was edited or belongs to another export (every score "
+                          "would be wrong): re-export the model")

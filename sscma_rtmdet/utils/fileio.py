@@ -21,7 +21,12 @@ def atomic_write(path: str | os.PathLike, suffix: str | None = None) -> Iterator
     os.close(fd)
     tmp_path = Path(tmp)
     try:
-        yield tmp_path
+        try:
+            yield tmp_path
+        except OSError as e:  # a write that failed without naming its file (disk full): name the target
+            if e.filename is None and e.errno is not None:
+                raise OSError(e.errno, e.strerror, str(path)) from None
+            raise
         if tmp_path.exists():  # mkstemp makes 0600 files: give the result the mode the user's umask asks for
             os.chmod(tmp_path, 0o666 & ~_umask())
         os.replace(tmp_path, path)
@@ -40,8 +45,8 @@ def atomic_save_torch(obj, path: str | os.PathLike) -> Path:
     """torch.save through a temp file + rename."""
     import torch
 
-    with atomic_write(path) as tmp:
-        torch.save(obj, tmp)
+    with atomic_write(path) as tmp, open(tmp, "wb", buffering=0) as f:
+        torch.save(obj, f)  # unbuffered: a full disk raises OSError (ENOSPC), not torch's "unexpected pos"
     return Path(path)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from _cases import absolute_file, duplicate_id, outside_file, wrong_size
+from _edits import absolute_file, duplicate_id, outside_file, wrong_size
 
 from sscma_rtmdet.data.coco import CocoDetection
 from sscma_rtmdet.engine.preflight import check_split

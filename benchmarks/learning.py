@@ -97,7 +97,7 @@ def format_rows(rows: list[dict]) -> str:
               help="Checkout whose tools/ run (same Python).")
 @click.option("--int8", is_flag=True, help="Also export int8 TFLite and score it.")
 def main(data, configs, epoch_list, work_dir, repo, int8):
-    from sscma_rtmdet.data.photo_objects import make_photo_objects_dataset
+    from sscma_rtmdet.synth.photo_objects import make_photo_objects_dataset
     from sscma_rtmdet.utils.fileio import atomic_write_text
 
     data, repo, work = Path(data).resolve(), Path(repo).resolve(), Path(work_dir).resolve()

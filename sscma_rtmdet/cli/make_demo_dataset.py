@@ -25,10 +25,11 @@ def main(out_dir, seed, num_train, num_valid, num_test, imgsz_range, overwrite):
     Layout: OUT_DIR/{train,valid,test}/ with JPEGs and _annotations.coco.json (category 0 is the
     Roboflow placeholder "shapes"; classes circle, square, triangle have ids 1-3).
     """
-    from ..data.demo import format_summary, make_demo_dataset
+    from ..synth.demo import CLASSES, make_demo_dataset
+    from ..synth.writer import format_summary
 
     start = time.perf_counter()
     summary = make_demo_dataset(out_dir, seed=seed, num_train=num_train, num_valid=num_valid,
                                 num_test=num_test, imgsz_range=tuple(imgsz_range), overwrite=overwrite)
     click.echo(f"wrote demo dataset to {out_dir} (seed {seed}) in {time.perf_counter() - start:.1f}s")
-    click.echo(format_summary(summary))
+    click.echo(format_summary(summary, CLASSES))

@@ -32,7 +32,8 @@ def main(out_dir, seed, num_train, num_valid, num_test, overwrite, no_progress):
     """
     from tqdm import tqdm
 
-    from ..data.photo_objects import format_summary, load_photos, make_photo_objects_dataset
+    from ..synth.photo_objects import CLASSES, load_photos, make_photo_objects_dataset
+    from ..synth.writer import format_summary
 
     load_photos()  # a missing scikit-image is reported before the progress bar appears
     start = time.perf_counter()
@@ -41,4 +42,4 @@ def main(out_dir, seed, num_train, num_valid, num_test, overwrite, no_progress):
                                              num_test=num_test, overwrite=overwrite, progress=bar.update)
     click.echo(f"wrote photo-objects dataset to {out_dir} (seed {seed}) in "
                f"{time.perf_counter() - start:.1f}s")
-    click.echo(format_summary(summary))
+    click.echo(format_summary(summary, CLASSES))

@@ -41,7 +41,7 @@ def main(config, out, data, num_train, epochs, imgsz, work_dir, base_lr, seed):
     import sys
 
     from ..config import load_config
-    from ..data.glyphs import make_glyph_dataset
+    from ..synth.glyphs import make_glyph_dataset
     from ..runtime import checkpoint as ckpt_io
     from ..engine.pretrained import slim_state_dict
     from ..engine.trainer import Trainer, TrainOptions

@@ -1,4 +1,4 @@
-"""Layers for photo_objects: anti-aliased jittered shapes, their painted surfaces, and compositing that
+"""Layers for the generated sets (photo_objects first): anti-aliased jittered shapes, their painted surfaces, and compositing that
 tracks what stays visible.
 
 A layer is dict(label (-1 = clutter), x0, y0 (top-left in image pixels, may lie outside the frame),
@@ -12,6 +12,9 @@ import colorsys
 
 import cv2
 import numpy as np
+
+from .boxes import mask_extent
+from .writer import Sample
 
 MIN_VISIBLE = 0.4  # of an object's own pixels; below this it is left out entirely
 
@@ -176,9 +179,19 @@ def compose(img: np.ndarray, layers: list[dict], min_visible: float = MIN_VISIBL
     objects = []
     for lay, v in zip(layers, vis):
         _paint_layer(img, lay)
-        if v is not None:
-            x, y, bw, bh = cv2.boundingRect(v.astype(np.uint8))
-            if bw >= 2 and bh >= 2:
-                x0, y0 = lay["x0"] + x, lay["y0"] + y
-                objects.append(dict(label=lay["label"], box=(x0, y0, x0 + bw - 1, y0 + bh - 1)))
+        extent = None if v is None else mask_extent(v.astype(np.uint8))
+        if extent is not None and extent[2] > extent[0] and extent[3] > extent[1]:  # at least 2x2 pixels
+            x0, y0 = lay["x0"], lay["y0"]
+            objects.append(dict(label=lay["label"], box=(x0 + extent[0], y0 + extent[1], x0 + extent[2],
+                                                         y0 + extent[3])))
     return img, objects
+
+
+def camera(rng: np.random.Generator, img: np.ndarray, objects: list, noise: tuple, quality: tuple,
+           blur: tuple = (0.3, 0.9)) -> Sample:
+    """Blur 30% of images (sigma in `blur`), add Gaussian noise (sigma in `noise`), draw a JPEG quality in
+    [quality[0], quality[1]); img (h, w, 3) float32 -> a Sample."""
+    if rng.random() < 0.3:
+        img = cv2.GaussianBlur(img, (0, 0), rng.uniform(*blur))
+    img += rng.standard_normal(img.shape, dtype=np.float32) * np.float32(rng.uniform(*noise))
+    return Sample.from_objects(np.clip(img + 0.5, 0, 255).astype(np.uint8), objects, int(rng.integers(*quality)))

@@ -32,7 +32,7 @@ _MAX_OVERLAP = 0.3
 
 
 # ---------------------------------------------------------------------------------------------- backgrounds
-def _background(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
+def background(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
     """(h, w, 3) float32 BGR: demo texture (45%), multi-scale noise (30%) or tiles (25%); 25% crossed by lines."""
     kind = rng.choice(3, p=[0.45, 0.3, 0.25])
     if kind == 0:
@@ -115,10 +115,13 @@ def _layer(label, x0, y0, alpha, bgr, shadow=0.0, shift=(0, 0)) -> dict:
                 shadow=shadow, shift=shift)
 
 
-def _random_glyph(rng: np.random.Generator, h: int, w: int, label: int, text: str | None = None) -> np.ndarray:
-    """Alpha of a random-font glyph of class `label` (or of `text`) sized 4-30% of the long side."""
+def _random_glyph(rng: np.random.Generator, h: int, w: int, label: int, text: str | None = None,
+                  height: float | None = None) -> np.ndarray:
+    """Alpha of a random-font glyph of class `label` (or of `text`) sized 4-30% of the long side (or
+    `height` px: the draw is made either way, so the random stream is the same)."""
     font = int(FONTS[int(rng.integers(len(FONTS)))]) | (cv2.FONT_ITALIC if rng.random() < 0.3 else 0)
-    height = max(h, w) * np.exp(rng.uniform(np.log(0.04), np.log(0.30)))
+    drawn = max(h, w) * np.exp(rng.uniform(np.log(0.04), np.log(0.30)))
+    height = drawn if height is None else height
     stroke = max(height * rng.uniform(0.06, 0.16), 1.2)
     return glyph_alpha(text or CLASSES[label], font, height, stroke, rng.uniform(-30, 30), rng.uniform(0.8, 1.2))
 
@@ -135,7 +138,7 @@ def _plate(rng: np.random.Generator, sh: int, sw: int) -> tuple[np.ndarray, int]
     return canvas.astype(np.float32) / 255, m
 
 
-def _clutter(rng: np.random.Generator, bg: np.ndarray) -> dict:
+def clutter(rng: np.random.Generator, bg: np.ndarray) -> dict:
     """One non-class layer (label -1): a smooth squiggle, a long line or a symbol, anywhere (may leave the frame)."""
     h, w = bg.shape[:2]
     kind = int(rng.integers(3))
@@ -154,10 +157,13 @@ def _clutter(rng: np.random.Generator, bg: np.ndarray) -> dict:
     return _layer(-1, x0, y0, alpha, contrast_colour(rng, mean.mean(0) if len(mean) else 128))
 
 
-def _glyph_layers(rng: np.random.Generator, bg: np.ndarray, label: int, boxes: list) -> list[dict]:
-    """[plate?, glyph] layers of one glyph placed fully in frame with <= 30% overlap; [] if no room."""
+def glyph_layers(rng: np.random.Generator, bg: np.ndarray, label: int, boxes: list, height: float | None = None,
+                 offset: int = 0) -> list[dict]:
+    """[plate?, glyph] layers of one glyph placed fully in frame with <= 30% overlap; [] if no room.
+
+    label: index in CLASSES; the glyph layer is labelled label + offset; height: see _random_glyph."""
     h, w = bg.shape[:2]
-    alpha, core = _random_glyph(rng, h, w, label), None
+    alpha, core = _random_glyph(rng, h, w, label, height=height), None
     if rng.random() < 0.2:  # outline: a dilated rim in a second colour, part of the glyph's extent
         rim = 1 + max(alpha.shape) // 50
         core = np.pad(alpha, rim)
@@ -179,7 +185,8 @@ def _glyph_layers(rng: np.random.Generator, bg: np.ndarray, label: int, boxes: l
     if core is not None:
         colour = core[..., None] * colour + (1 - core[..., None]) * contrast_colour(rng, colour)
     shadow = float(rng.uniform(0.2, 0.5)) if rng.random() < 0.15 else 0.0
-    layers.append(_layer(label, x0 + m, y0 + m, alpha, colour, shadow, tuple(int(v) for v in rng.integers(-3, 4, 2))))
+    shift = tuple(int(v) for v in rng.integers(-3, 4, 2))
+    layers.append(dict(_layer(label + offset, x0 + m, y0 + m, alpha, colour, shadow, shift), min_visible=MIN_VISIBLE))
     return layers
 
 
@@ -192,12 +199,12 @@ def render(seed: int, split_idx: int, index: int) -> Sample:
     w, h = 256, 256
     while abs(w - h) < 16:
         w, h = (int(v) for v in rng.integers(256, 481, 2))
-    bg = _background(rng, h, w)
-    under = [_clutter(rng, bg) for _ in range(int(rng.integers(0, 5)))]
+    bg = background(rng, h, w)
+    under = [clutter(rng, bg) for _ in range(int(rng.integers(0, 5)))]
     boxes, glyphs = [], []
     for _ in range(int(rng.integers(1, 13))):
-        glyphs += _glyph_layers(rng, bg, int(rng.integers(len(CLASSES))), boxes)
-    over = [_clutter(rng, bg) for _ in range(int(rng.integers(0, 3)))]
+        glyphs += glyph_layers(rng, bg, int(rng.integers(len(CLASSES))), boxes)
+    over = [clutter(rng, bg) for _ in range(int(rng.integers(0, 3)))]
     img, objects = compose(bg.copy(), under + glyphs + over, MIN_VISIBLE)
     return camera(rng, img, objects, noise=(1.0, 5.0), quality=(70, 96))
 

@@ -1,10 +1,10 @@
-"""Layers for the generated sets (photo_objects first): anti-aliased jittered shapes, their painted surfaces, and compositing that
-tracks what stays visible.
+"""Layers for the generated sets: anti-aliased jittered shapes and their painted surfaces (photo_objects),
+compositing that tracks what stays visible, and the camera (blur, noise, JPEG quality) of every set.
 
 A layer is dict(label (-1 = clutter), x0, y0 (top-left in image pixels, may lie outside the frame),
 alpha (sh, sw) float32 in [0, 1], bgr (sh, sw, 3) float32, area (pixels with alpha >= 0.5), shadow (darkening
-0..0.5, 0 = none), shift (dx, dy) of the shadow). `compose` paints layers in order and returns the visible
-box of every object layer.
+0..0.5, 0 = none), shift (dx, dy) of the shadow), optionally min_visible (the share of its pixels an object
+needs visible). `compose` paints layers in order and returns the visible box of every object layer.
 """
 from __future__ import annotations
 
@@ -103,6 +103,18 @@ def _paint(rng: np.random.Generator, photos, shape: tuple[int, int], hue: float)
     return light[..., None] * rgb[::-1]
 
 
+def photo_clutter(rng: np.random.Generator, photos, h: int, w: int, count: tuple, size: tuple):
+    """(under, over) lists of clutter layers: rng.integers(*count) shapes of diameter size[0]-size[1] of the
+    short side (log-uniform), 60% of them under the objects."""
+    under, over = [], []
+    for _ in range(int(rng.integers(*count))):
+        r = min(h, w) * np.exp(rng.uniform(np.log(size[0]), np.log(size[1]))) / 2
+        lay = make_layer(rng, photos, clutter_polys(rng), r, rng.uniform(0, w), rng.uniform(0, h),
+                         rng.uniform(0, 360), -1)
+        (under if rng.random() < 0.6 else over).append(lay)
+    return under, over
+
+
 def make_layer(rng, photos, polys, radius: float, cx: float, cy: float, hue: float, label: int) -> dict:
     """One paintable layer: label (-1 for clutter), top-left x0/y0, alpha, bgr, area, shadow."""
     alpha = _rasterize(rng, polys, radius)
@@ -165,13 +177,13 @@ def compose(img: np.ndarray, layers: list[dict], min_visible: float = MIN_VISIBL
     """Paint `layers` in order onto img (h, w, 3) float32 (in place); returns (img, objects).
 
     objects: [dict(label, box=(x0, y0, x1, y1) inclusive pixel extent of the visible pixels)]. An object
-    layer with under min_visible of its pixels visible is dropped (not painted); dropping only uncovers
-    others, so the loop ends after at most one more pass.
+    layer with under min_visible (or its own "min_visible") of its pixels visible is dropped (not painted);
+    dropping only uncovers others, so the loop ends after at most one more pass.
     """
     h, w = img.shape[:2]
     while True:
         vis = _visible(layers, h, w)
-        keep = [v is None or (lay["area"] > 0 and v.sum() >= min_visible * lay["area"])
+        keep = [v is None or (lay["area"] > 0 and v.sum() >= lay.get("min_visible", min_visible) * lay["area"])
                 for lay, v in zip(layers, vis)]
         if all(keep):
             break

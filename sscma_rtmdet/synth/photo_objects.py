@@ -26,7 +26,7 @@ from __future__ import annotations
 import numpy as np
 
 from .boxes import overlap
-from .photo_layers import SHAPES, camera, clutter_polys, compose, make_layer
+from .photo_layers import SHAPES, camera, compose, make_layer, photo_clutter
 from .photos import INSTALL_HINT, load_photos, photo_background  # noqa: F401 (INSTALL_HINT: the CLI's hint)
 from .writer import ANN_NAME, Sample, SynthSet, write_dataset  # noqa: F401 (ANN_NAME: for callers)
 
@@ -39,13 +39,7 @@ _BOX_PER_DIAMETER = 0.85  # typical box side of a shape / its circumscribed diam
 
 def _plan(rng: np.random.Generator, photos, h: int, w: int) -> list[dict]:
     """Layers in paint order: clutter under, 1-8 objects (<= 40% box overlap), clutter over."""
-    side = min(h, w)
-    under, over = [], []
-    for _ in range(int(rng.integers(2, 11))):
-        r = side * np.exp(rng.uniform(np.log(0.03), np.log(0.35))) / 2
-        lay = make_layer(rng, photos, clutter_polys(rng), r, rng.uniform(0, w), rng.uniform(0, h),
-                     rng.uniform(0, 360), -1)
-        (under if rng.random() < 0.6 else over).append(lay)
+    under, over = photo_clutter(rng, photos, h, w, (2, 11), (0.03, 0.35))
     n = int(rng.integers(1, 5)) if rng.random() < 0.7 else int(rng.integers(5, 9))
     objs, boxes = [], []
     for _ in range(n * 6):

@@ -36,18 +36,26 @@ def _strip_iccp(data: bytes) -> bytes:
     return b"".join(out)
 
 
+def wheel_files(names, package: str = "skimage", sub: str = "data", pin: str = "scikit-image==0.25.2",
+                hint: str = INSTALL_HINT) -> Path:
+    """The folder `sub` of an installed package holding every file of `names`, found without importing the
+    package; UserError naming the package and how to install it if any is missing."""
+    spec = importlib.util.find_spec(package)  # locates the wheel without executing the package
+    folder = Path(spec.submodule_search_locations[0]) / sub if spec and spec.submodule_search_locations \
+        else None
+    missing = [p for p in names if folder is None or not (folder / p).is_file()]
+    if missing:
+        raise UserError(f"the real photos come from the {pin.split('==')[0]} wheel (package {pin}), "
+                        f"but {', '.join(missing[:3])}{', ...' if len(missing) > 3 else ''} not found "
+                        f"in {folder or f'any {package} folder'}; install it with `{hint}` "
+                        "(or run bash scripts/setup_env.sh)")
+    return folder
+
+
 @functools.lru_cache(maxsize=1)
 def load_photos() -> tuple[np.ndarray, ...]:
     """The PHOTOS as BGR uint8 (h, w, 3), in PHOTOS order; UserError naming the package if missing."""
-    spec = importlib.util.find_spec("skimage")  # locates the wheel without executing the package
-    folder = Path(spec.submodule_search_locations[0]) / "data" if spec and spec.submodule_search_locations \
-        else None
-    missing = [p for p in PHOTOS if folder is None or not (folder / p).is_file()]
-    if missing:
-        raise UserError(f"the real photos come from the scikit-image wheel (package scikit-image==0.25.2), "
-                        f"but {', '.join(missing[:3])}{', ...' if len(missing) > 3 else ''} not found "
-                        f"in {folder or 'any skimage folder'}; install it with `{INSTALL_HINT}` "
-                        "(or run bash scripts/setup_env.sh)")
+    folder = wheel_files(PHOTOS)
     photos = []
     for name in PHOTOS:
         buf = np.frombuffer(_strip_iccp((folder / name).read_bytes()), np.uint8)

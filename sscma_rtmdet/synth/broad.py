@@ -64,7 +64,8 @@ def dead_leaves(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
             cv2.ellipse(img, tuple(int(v) for v in c), (int(size / 2) + 1, int(size * rng.uniform(0.1, 0.5)) + 1),
                         float(rng.uniform(0, 180)), 0, 360, colour, -1, cv2.LINE_AA)
         else:
-            p0 = c - size / 2 * np.array([np.cos(a := rng.uniform(0, np.pi)), np.sin(a)])
+            a = rng.uniform(0, np.pi)
+            p0 = c - size / 2 * np.array([np.cos(a), np.sin(a)])
             cv2.line(img, tuple(int(v) for v in p0), tuple(int(v) for v in 2 * c - p0), colour,
                      max(int(size * rng.uniform(0.03, 0.12)), 1), cv2.LINE_AA)
     img *= texture(rng, h, w)[..., None]

@@ -34,11 +34,14 @@ SETS = {"glyphs": (3000, 200), "broad": (6000, 300)}  # --set -> default train /
               help="AdamW lr at batch 32 (used exactly; from scratch needs more than the nano recipe's 5e-4).")
 @click.option("--batch-size", default=32, show_default=True, type=click.IntRange(min=1))
 @click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--threads", type=click.IntRange(min=1),
+              help="torch CPU threads [default: torch's, one per core]; 1 on a CPU shared with other jobs, where "
+                   "threads waiting for each other burn the cores (README of pretrained/).")
 @cfg_options_option
 @progress_option
 @friendly_errors
 def main(config, out, set_name, data, num_train, num_valid, workers, epochs, imgsz, work_dir, base_lr, batch_size,
-         seed, cfg_options, no_progress):
+         seed, threads, cfg_options, no_progress):
     """Pretrain CONFIG's detector on a generated set (no photos of the benchmarks, no download) and write its
     weights to OUT for `load_from`.
 
@@ -53,6 +56,8 @@ def main(config, out, set_name, data, num_train, num_valid, workers, epochs, img
     """
     import sys
 
+    import torch
+
     from ..config import load_config
     from ..engine.pretrained import slim_state_dict
     from ..engine.trainer import Trainer, TrainOptions
@@ -60,6 +65,8 @@ def main(config, out, set_name, data, num_train, num_valid, workers, epochs, img
 
     from ..synth import generated_set
 
+    if threads:
+        torch.set_num_threads(threads)
     module, make = generated_set(set_name)
     num_train, num_valid = num_train or SETS[set_name][0], num_valid or SETS[set_name][1]
     data = Path(data or f"datasets/{set_name}").resolve()

@@ -100,3 +100,15 @@ def test_learning_benchmark_offers_it():
         module, make = generated_set(name)
         assert callable(make) and len(module.CLASSES) == {"photo_objects": 10, "everyday": 8}[name]
 
+
+
+def test_cli_writes_it(tmp_path):
+    from click.testing import CliRunner
+
+    from sscma_rtmdet.cli.make_photo_dataset import main
+
+    res = CliRunner().invoke(main, [str(tmp_path / "d"), "--set", "everyday", "--num-train", "2", "--num-valid", "1",
+                                    "--no-progress"])
+    assert res.exit_code == 0, res.output
+    assert "everyday-objects" in res.output and "umbrella" in res.output
+    assert len(list((tmp_path / "d" / "train").glob("*.jpg"))) == 2

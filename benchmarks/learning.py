@@ -1,11 +1,13 @@
 """Does the tutorial command learn? AP per epoch budget on a realistic small dataset (not the demo set).
 
-    .venv/bin/python benchmarks/learning.py [--data datasets/photo_objects] [--epochs 50 --epochs 100]
+    .venv/bin/python benchmarks/learning.py [--dataset photo_objects|everyday] [--data DIR] [--epochs 50 --epochs 100]
         [--config configs/rtmdet_nano_8xb32_300e_coco.py --config configs/rtmdet_nano_8xb32_300e_coco_relu.py]
         [--work-dir work_dirs/learning] [--int8] [--repo DIR]
 
-The dataset (photo backgrounds from the scikit-image wheel, 10 small object classes with clutter and
-occlusion; `tools/make_photo_dataset.py`) is generated if missing. Each run is the README's train command,
+Two benchmarks of different kinds, each generated if missing (into datasets/<name> unless --data):
+`photo_objects` (the default; `tools/make_photo_dataset.py`: 300 + 100 photos from the scikit-image wheel,
+10 flat shape classes with colour families, clutter, occlusion) and `everyday` (synth/everyday.py: 400 + 100
+photos, 8 objects made of parts among look-alike distractors). Each run is the README's train command,
 unchanged except for the dataset paths and `--work-dir`: nano at 192x192, batch 32, CPU. The table shows the
 final epoch's AP / AP50 (the EMA weights in epoch_N.pth), the best validation and the wall time;
 `--int8` also exports the final checkpoint to int8 TFLite and scores it. `--repo` runs another checkout's
@@ -51,6 +53,9 @@ def val_curve(log_text: str) -> list[tuple[int, float, float]]:
     return [(int(e), float(a), float(a50)) for e, a, a50 in VAL_LINE.findall(log_text)]
 
 
+DATASETS = ("photo_objects", "everyday")  # sets of sscma_rtmdet.synth; a run's folder is WORK_DIR/<tag>[_<set>]_...
+
+
 def one_run(repo: Path, config: str, data: Path, epochs: int, work: Path, num_classes: int, int8: bool) -> dict:
     py = sys.executable
     work.mkdir(parents=True, exist_ok=True)
@@ -77,18 +82,19 @@ def one_run(repo: Path, config: str, data: Path, epochs: int, work: Path, num_cl
 
 
 def format_rows(rows: list[dict]) -> str:
-    lines = ["| repo | config | epochs | AP | AP50 | best AP (epoch) | int8 AP | wall min | AP by epoch |",
-             "|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| repo | dataset | config | epochs | AP | AP50 | best AP (epoch) | int8 AP | wall min | AP by epoch |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         mins = "" if r["minutes"] is None else f"{r['minutes']:.1f}"
         int8 = f"{r['int8_ap']:.3f}" if "int8_ap" in r else ""
-        lines.append(f"| {r['repo']} | {r['config']} | {r['epochs']} | {r['ap']:.3f} | {r['ap50']:.3f} | "
-                     f"{r['best_ap']:.3f} ({r['best_epoch']}) | {int8} | {mins} | {r['curve']} |")
+        lines.append(f"| {r['repo']} | {r['dataset']} | {r['config']} | {r['epochs']} | {r['ap']:.3f} | "
+                     f"{r['ap50']:.3f} | {r['best_ap']:.3f} ({r['best_epoch']}) | {int8} | {mins} | {r['curve']} |")
     return "\n".join(lines)
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--data", default="datasets/photo_objects", show_default=True, type=click.Path(file_okay=False))
+@click.option("--dataset", type=click.Choice(DATASETS), default="photo_objects", show_default=True)
+@click.option("--data", type=click.Path(file_okay=False), help="Dataset folder [default: datasets/<dataset>].")
 @click.option("--config", "configs", multiple=True, show_default=True,
               default=("configs/rtmdet_nano_8xb32_300e_coco.py", "configs/rtmdet_nano_8xb32_300e_coco_relu.py"))
 @click.option("--epochs", "epoch_list", multiple=True, type=click.IntRange(min=1), default=(50,), show_default=True)
@@ -96,21 +102,24 @@ def format_rows(rows: list[dict]) -> str:
 @click.option("--repo", default=str(ROOT), show_default=True, type=click.Path(file_okay=False, exists=True),
               help="Checkout whose tools/ run (same Python).")
 @click.option("--int8", is_flag=True, help="Also export int8 TFLite and score it.")
-def main(data, configs, epoch_list, work_dir, repo, int8):
-    from sscma_rtmdet.data.photo_objects import make_photo_objects_dataset
+def main(dataset, data, configs, epoch_list, work_dir, repo, int8):
+    from sscma_rtmdet.synth import generated_set
     from sscma_rtmdet.utils.fileio import atomic_write_text
 
-    data, repo, work = Path(data).resolve(), Path(repo).resolve(), Path(work_dir).resolve()
+    module, make = generated_set(dataset)
+    data = Path(data or f"datasets/{dataset}").resolve()
+    repo, work = Path(repo).resolve(), Path(work_dir).resolve()
     if not (data / "valid" / "_annotations.coco.json").exists():
-        make_photo_objects_dataset(data)
+        make(data, workers=2)
     tag = "this" if repo == ROOT else repo.name
+    prefix = tag if dataset == "photo_objects" else f"{tag}_{dataset}"  # photo_objects: the folders of before
     rows = []
     for config in configs:
         for epochs in epoch_list:
-            sub = work / f"{tag}_{Path(config).stem}_e{epochs}"
-            click.echo(f"== {tag}: {config}, {epochs} epochs -> {sub}")
-            row = one_run(repo, config, data, epochs, sub, num_classes=10, int8=int8)
-            rows.append(dict(row, repo=tag))
+            sub = work / f"{prefix}_{Path(config).stem}_e{epochs}"
+            click.echo(f"== {tag}: {dataset}, {config}, {epochs} epochs -> {sub}")
+            row = one_run(repo, config, data, epochs, sub, num_classes=len(module.CLASSES), int8=int8)
+            rows.append(dict(row, repo=tag, dataset=dataset))
             click.echo(format_rows(rows[-1:]))
     table = format_rows(rows)
     click.echo(table)

@@ -20,7 +20,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sscma_rtmdet.config import load_config  # noqa: E402
-from sscma_rtmdet.data.demo import make_demo_dataset  # noqa: E402
+from sscma_rtmdet.synth.demo import make_demo_dataset  # noqa: E402
 
 CASES = [("rtmdet_nano_8xb32_300e_coco.py", (192, 192), 32), ("rtmdet_tiny_8xb32_300e_coco.py", (640, 640), 8)]
 

@@ -25,7 +25,7 @@ def _few_threads():
 
 def _tiny(tmp_path_factory, name: str, extra: list[str]) -> dict:
     from sscma_rtmdet.config import load_config
-    from sscma_rtmdet.data.demo import make_demo_dataset
+    from sscma_rtmdet.synth.demo import make_demo_dataset
     from sscma_rtmdet.engine.trainer import Trainer, TrainOptions
 
     root = tmp_path_factory.mktemp(name)
@@ -65,7 +65,7 @@ def _overfit(tmp_path_factory, config, imgsz, extra=()):
     import torch
 
     from sscma_rtmdet.config import load_config
-    from sscma_rtmdet.data.demo import make_demo_dataset
+    from sscma_rtmdet.synth.demo import make_demo_dataset
     from sscma_rtmdet.engine.trainer import Trainer, TrainOptions
 
     root = tmp_path_factory.mktemp("overfit")

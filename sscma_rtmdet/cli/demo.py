@@ -29,7 +29,7 @@ def main(config, data, work_dir, epochs, imgsz, formats, threads):
     import torch
 
     from ..config import load_config
-    from ..data.demo import ensure_demo_dataset
+    from ..synth.demo import ensure_demo_dataset
     from ..runtime.checkpoint import load_checkpoint_file
     from ..engine.trainer import Trainer, TrainOptions
     from ..export.pipeline import ExportRequest, export_checkpoint

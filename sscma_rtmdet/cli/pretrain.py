@@ -5,17 +5,26 @@ from pathlib import Path
 
 import click
 
-from .common import friendly_errors
+from .common import cfg_options_option, friendly_errors, progress_option
+
+SETS = {"glyphs": (3000, 200), "broad": (6000, 300)}  # --set -> default train / valid images when generated
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("config", type=click.Path(dir_okay=False, exists=True))
 @click.option("--out", required=True, type=click.Path(dir_okay=False),
               help="The weights file to write, e.g. pretrained/rtmdet_nano_silu_glyphs.pth.")
-@click.option("--data", default="datasets/glyphs", show_default=True, type=click.Path(file_okay=False),
-              help="Glyph dataset folder (generated if missing).")
-@click.option("--num-train", default=3000, show_default=True, type=click.IntRange(min=8),
-              help="Training images when the dataset is generated.")
+@click.option("--set", "set_name", type=click.Choice(sorted(SETS)), default="glyphs", show_default=True,
+              help="Generated set: glyphs (36 characters on procedural textures) or broad (72 classes: glyphs, "
+                   "shapes, objects of parts, cut-outs; distractors, occlusion, blur, noise).")
+@click.option("--data", type=click.Path(file_okay=False),
+              help="Dataset folder (generated if missing) [default: datasets/<set>].")
+@click.option("--num-train", type=click.IntRange(min=8),
+              help="Training images when the dataset is generated [default: glyphs 3000, broad 6000].")
+@click.option("--num-valid", type=click.IntRange(min=1),
+              help="Validation images when the dataset is generated [default: glyphs 200, broad 300].")
+@click.option("--workers", default=2, show_default=True, type=click.IntRange(min=1),
+              help="Processes generating the dataset (the same bytes with any number).")
 @click.option("--epochs", default=12, show_default=True, type=click.IntRange(min=1))
 @click.option("--imgsz", nargs=2, default=(192, 192), show_default=True, type=click.IntRange(min=32),
               metavar="H W")
@@ -23,48 +32,64 @@ from .common import friendly_errors
               help="Training run folder [default: work_dirs/pretrain/<out name>]; re-running resumes it.")
 @click.option("--base-lr", default=0.002, show_default=True, type=click.FloatRange(min=0, min_open=True),
               help="AdamW lr at batch 32 (used exactly; from scratch needs more than the nano recipe's 5e-4).")
+@click.option("--batch-size", default=32, show_default=True, type=click.IntRange(min=1))
 @click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--threads", type=click.IntRange(min=1),
+              help="torch CPU threads [default: torch's, one per core]; 1 on a CPU shared with other jobs, where "
+                   "threads waiting for each other burn the cores (README of pretrained/).")
+@cfg_options_option
+@progress_option
 @friendly_errors
-def main(config, out, data, num_train, epochs, imgsz, work_dir, base_lr, seed):
-    """Pretrain CONFIG's detector on the generated glyph set (36 classes: 0-9, A-Z, on procedural
-    textures; no photos, no download) and write its weights to OUT for `load_from`.
+def main(config, out, set_name, data, num_train, num_valid, workers, epochs, imgsz, work_dir, base_lr, batch_size,
+         seed, threads, cfg_options, no_progress):
+    """Pretrain CONFIG's detector on a generated set (no photos of the benchmarks, no download) and write its
+    weights to OUT for `load_from`.
 
     \b
     OUT keeps the EMA weights (backbone, neck, head; the per-class layers are skipped when loaded for another
-    class count) in float16,
-    with the recipe (this command, dataset, epochs, final val AP) in its metadata. The nano configs ship
-    pretrained/ files made by:
+    class count) in float16, with the recipe (this command, dataset, epochs, final val AP) in its metadata.
+    The nano configs ship pretrained/ files made by:
       python tools/pretrain.py configs/rtmdet_nano_8xb32_300e_coco.py --out pretrained/rtmdet_nano_silu_glyphs.pth
       python tools/pretrain.py configs/rtmdet_nano_8xb32_300e_coco_relu.py \\
         --out pretrained/rtmdet_nano_relu_glyphs.pth
+    --set broad pretrains on the broad set (any config, the MobileNetV4 one included).
     """
     import sys
 
+    import torch
+
     from ..config import load_config
-    from ..data.glyphs import make_glyph_dataset
-    from ..runtime import checkpoint as ckpt_io
     from ..engine.pretrained import slim_state_dict
     from ..engine.trainer import Trainer, TrainOptions
+    from ..runtime import checkpoint as ckpt_io
 
-    data = Path(data).resolve()
+    from ..synth import generated_set
+
+    if threads:
+        torch.set_num_threads(threads)
+    module, make = generated_set(set_name)
+    num_train, num_valid = num_train or SETS[set_name][0], num_valid or SETS[set_name][1]
+    data = Path(data or f"datasets/{set_name}").resolve()
     if not (data / "valid" / "_annotations.coco.json").exists():
-        click.echo(f"== generating the glyph set in {data}")
-        make_glyph_dataset(data, num_train=num_train)
+        click.echo(f"== generating the {set_name} set in {data} ({num_train} + {num_valid} images, {workers} workers)")
+        make(data, num_train=num_train, num_valid=num_valid, workers=workers)
     h, w = imgsz
     cfg = load_config(config, [
-        f"data_root={data}/", "num_classes=36", "train_ann_file=train/_annotations.coco.json",
+        f"data_root={data}/", f"num_classes={len(module.CLASSES)}", "train_ann_file=train/_annotations.coco.json",
         "val_ann_file=valid/_annotations.coco.json", "train_img_prefix=train/", "val_img_prefix=valid/",
-        f"imgsz=({h},{w})", f"max_epochs={epochs}", "batch_size=32", f"base_lr={base_lr}", "load_from=None"])
+        f"imgsz=({h},{w})", f"max_epochs={epochs}", f"batch_size={batch_size}", f"base_lr={base_lr}",
+        "load_from=None", *cfg_options])
     work = Path(work_dir or Path("work_dirs") / "pretrain" / Path(out).stem)
-    metrics = Trainer(cfg, TrainOptions(work_dir=work, config_path=config, resume="auto", seed=seed)).train()
+    metrics = Trainer(cfg, TrainOptions(work_dir=work, config_path=config, resume="auto", seed=seed,
+                                        progress=not no_progress)).train()
     final = ckpt_io.load_checkpoint_file(work / f"epoch_{epochs}.pth")
-    recipe = {"command": " ".join(["python tools/pretrain.py", *sys.argv[1:]]), "dataset": "data/glyphs.py",
-              "num_train": num_train, "epochs": epochs, "base_lr": base_lr, "imgsz": [h, w], "seed": seed,
+    recipe = {"command": " ".join(["python tools/pretrain.py", *sys.argv[1:]]),
+              "dataset": f"sscma_rtmdet/synth/{set_name}.py", "num_train": num_train, "num_valid": num_valid,
+              "epochs": epochs, "base_lr": base_lr, "batch_size": batch_size, "imgsz": [h, w], "seed": seed,
               "val_bbox_mAP": (final["meta"].get("metrics") or metrics or {}).get("coco/bbox_mAP")}
-    ckpt = ckpt_io.make_checkpoint(
-        state_dict=slim_state_dict(final["state_dict"]), config=cfg, classes=final["meta"]["classes"],
-        preprocess=final["meta"]["preprocess"], imgsz=(h, w), epoch=epochs, iteration=final["meta"]["iter"])
-    ckpt["meta"]["pretrain"] = recipe
+    ckpt = ckpt_io.make_checkpoint(state_dict=slim_state_dict(final["state_dict"]), config=cfg,
+                                   deployment=final["meta"]["deployment"], epoch=epochs,
+                                   iteration=final["meta"]["iter"], extra={"pretrain": recipe})
     path = ckpt_io.save_checkpoint(ckpt, out)
     click.echo(f"wrote {path} ({path.stat().st_size / 2**20:.1f} MiB): {recipe}")
 

@@ -1,5 +1,8 @@
 _base_ = './rtmdet_nano_8xb32_300e_coco.py'
-# MobileNetV4-Conv-Small backbone (random init) feeding the nano neck and head.
+# MobileNetV4-Conv-Small backbone feeding the nano neck and head.
 act = 'relu'
 model = dict(backbone=dict(_delete_=True, type='MobileNetV4ConvSmall', act='relu'))
-load_from = None  # the shipped pretrained weights are for the CSPNeXt nano only
+# Random init until its pretrained start ships: `python tools/pretrain.py configs/rtmdet_mnv4_8xb32_300e_coco.py
+# --set broad --out pretrained/rtmdet_mnv4_broad.pth` makes it, then load_from = 'pretrained/rtmdet_mnv4_broad.pth'.
+# timm's ImageNet mobilenetv4_conv_small weights load too (load_from=PATH; the backbone only).
+load_from = None

@@ -1,9 +1,11 @@
 """Load mmdet / mmyolo / our checkpoints into our RTMDet (key renaming by a small rule table).
 
 Accepted inputs: a path (torch.load) or a dict; a state_dict possibly wrapped under `state_dict` or
-`model`; mmdet full detectors (`backbone.*`, `neck.*`, `bbox_head.*`), mmyolo detectors
-(`bbox_head.head_module.*`, `neck.top_down_layers.*`), ImageNet backbone-only checkpoints (keys
-`backbone.*` or bare `stem.*`/`stageN.*`), and our own state_dicts.
+`model`; mmdet full detectors (`backbone.*`, `neck.*`, `bbox_head.*`), mmyolo and SSCMA detectors
+(`bbox_head.head_module.*`, `neck.top_down_layers.*`), ImageNet backbone-only checkpoints (CSPNeXt as
+mmdet/mmpretrain name it: keys `backbone.*` or bare `stem.*`/`stageN.*`; timm's MobileNetV4 layout
+`conv_stem.*`, `bn1.*`, `blocks.S.B.*` for MobileNetV4ConvSmall, bare or under `backbone.[timm_model.]`),
+and our own state_dicts.
 """
 from __future__ import annotations
 
@@ -52,8 +54,21 @@ MMDET_RULES: tuple[tuple[str, object], ...] = (
     (r"^bbox_head\.rtm_reg\.", "head.reg_preds."),
     (r"^bbox_head\.", "head."),
 )
+# timm MobileNetV3-family keys (mobilenetv4_conv_small) -> ours: the stem conv/bn, `cn` blocks' conv/bn1,
+# UIB blocks' dw_start/pw_exp/dw_mid/pw_proj (the same names as ours). Its head (conv_head, norm_head,
+# classifier) is left as is and ignored by load_checkpoint.
+TIMM_RULES: tuple[tuple[str, str], ...] = (
+    (r"^(backbone\.)?(timm_model\.)?", ""),
+    (r"^conv_stem\.", "backbone.stem.conv."),
+    (r"^bn1\.", "backbone.stem.bn."),
+    (r"^blocks\.(\d+)\.(\d+)\.bn1\.", r"backbone.stages.\1.\2.bn."),
+    (r"^blocks\.", "backbone.stages."),
+)
 _COMPILED = tuple((re.compile(p), r) for p, r in MMDET_RULES)
+_TIMM = tuple((re.compile(p), r) for p, r in TIMM_RULES)
+_TIMM_KEY = re.compile(r"^(backbone\.)?(timm_model\.)?(conv_stem\.weight|blocks\.\d+\.\d+\.)")
 _CLS_PRED = re.compile(r"^head\.cls_preds\.\d+\.(weight|bias)$")
+_STAGE = re.compile(r"^backbone\.stages\.(\d+)\.")
 
 
 @dataclass
@@ -91,6 +106,14 @@ def convert_key(key: str) -> str:
     return key
 
 
+def convert_timm_key(key: str) -> str:
+    """One timm MobileNetV4 key -> our key, e.g. 'blocks.2.0.dw_start.bn.weight' ->
+    'backbone.stages.2.0.dw_start.bn.weight', 'conv_stem.weight' -> 'backbone.stem.conv.weight'."""
+    for pattern, repl in _TIMM:
+        key = pattern.sub(repl, key)
+    return key
+
+
 def _unwrap(obj, where: str) -> dict[str, torch.Tensor]:
     if isinstance(obj, dict):
         for wrapper in ("state_dict", "model"):
@@ -120,8 +143,10 @@ def read_state_dict(src, name: str | None = None) -> tuple[dict[str, torch.Tenso
 
 def to_ours(state: dict[str, torch.Tensor]) -> tuple[dict[str, torch.Tensor], str]:
     """Rename keys of any supported layout; returns (state_dict with our keys, detected format:
-    'ours', 'mmdet', 'mmyolo' or 'backbone-only')."""
+    'ours', 'mmdet', 'mmyolo', 'backbone-only' or 'backbone-only (timm)')."""
     keys = [re.sub(r"^module\.", "", k) for k in state]
+    if any(_TIMM_KEY.match(k) for k in keys) and not any(k.startswith(("neck.", "bbox_head.")) for k in keys):
+        return {convert_timm_key(k): v for k, v in zip(keys, state.values())}, "backbone-only (timm)"
     if any(k.startswith(("backbone.stages.", "stages.", "head.cls_preds.")) for k in keys):
         out = {("backbone." + k if k.startswith(("stem.", "stages.")) else k): v for k, v in zip(keys, state.values())}
         fmt, has_det = "ours", any(k.startswith(("neck.", "head.cls_preds.")) for k in out)
@@ -147,9 +172,13 @@ def load_checkpoint(model: nn.Module, src, strict_head: bool = False, name: str 
     state, fmt = to_ours(raw)
     own = model.state_dict()
     report = LoadReport(source_format=fmt)
-    if fmt == "backbone-only":
-        report.ignored = sorted(k for k in state if not k.startswith("backbone."))
-        state = {k: v for k, v in state.items() if k.startswith("backbone.")}
+    if fmt.startswith("backbone-only"):
+        stages = {int(m[1]) for k in own if (m := _STAGE.match(k))}
+        # not ours: an ImageNet classifier, or backbone stages after the last one this model builds
+        extra = [k for k in state if not k.startswith("backbone.") or
+                 ((m := _STAGE.match(k)) and stages and int(m[1]) > max(stages))]
+        report.ignored = sorted(extra)
+        state = {k: v for k, v in state.items() if k not in report.ignored}
         report.not_loaded = sorted(k for k in own if not k.startswith("backbone."))
         expected = {k for k in own if k.startswith("backbone.")}
     else:

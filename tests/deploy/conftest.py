@@ -23,7 +23,7 @@ def run_tool(name: str, args: list[str]):
 
 def dataset_with_classes(root: Path, num_classes: int) -> Path:
     """The demo set (8 train / 4 valid images) with its boxes spread over `num_classes` classes."""
-    from sscma_rtmdet.data.demo import make_demo_dataset
+    from sscma_rtmdet.synth.demo import make_demo_dataset
 
     make_demo_dataset(root, seed=3, num_train=8, num_valid=4, num_test=1)
     for split in ("train", "valid", "test"):
@@ -64,7 +64,7 @@ def trained_int8(overfit_run, tmp_path_factory):
     """The overfit SiLU nano (target sscma-micro, 160x160) exported to int8, and 12 demo images to score it
     on: its 4 training images (found) and 8 it never saw (mostly missed), so AP is far from 0 and from 1."""
     from _shared import OVERFIT_SEED
-    from sscma_rtmdet.data.demo import make_demo_dataset
+    from sscma_rtmdet.synth.demo import make_demo_dataset
 
     root = tmp_path_factory.mktemp("trained_int8")
     res = run_tool("export", [overfit_run["ckpt"], "--format", "vela", "--out-dir", root])

@@ -6,7 +6,7 @@ from pathlib import Path
 from _shared import NANO as CONFIG  # noqa: F401  (re-exported for the tests here)
 from _shared import demo_options as tutorial_options  # noqa: F401
 
-from sscma_rtmdet.data.demo import make_demo_dataset
+from sscma_rtmdet.synth.demo import make_demo_dataset
 
 
 def small_dataset(root: Path, num_train: int = 8, num_valid: int = 4) -> Path:

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from sscma_rtmdet.data.demo import ANN_NAME, make_demo_dataset
+from sscma_rtmdet.synth.demo import ANN_NAME, make_demo_dataset
 from sscma_rtmdet.errors import DataError
 from sscma_rtmdet.evaluation import (detections_to_coco, eval_cat_ids, evaluate_coco, load_coco_gt,
                                      save_detections_json)

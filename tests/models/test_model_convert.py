@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 import logging
-import re
 
 import pytest
 import torch
+from _layouts import mmyolo_state
 from _model_cfgs import model_cfg
 from _shared import reference_file
 
@@ -54,20 +54,7 @@ def test_our_format_roundtrip_via_path(tmp_path, mmdet_sd):
 
 
 def test_mmyolo_layout_loads_same_weights(mmdet_sd):
-    # mmdet -> mmyolo layout (mmyolo keeps the R4 reduce conv inside its first top-down layer)
-    rename = [(r"^bbox_head\.", "bbox_head.head_module."),
-              (r"^neck\.reduce_layers\.1\.", "neck.top_down_layers.0.1."),
-              (r"^neck\.reduce_layers\.0\.", "neck.reduce_layers.2."),
-              (r"^neck\.top_down_blocks\.0\.", "neck.top_down_layers.0.0."),
-              (r"^neck\.top_down_blocks\.1\.", "neck.top_down_layers.1."),
-              (r"^neck\.downsamples\.", "neck.downsample_layers."),
-              (r"^neck\.bottom_up_blocks\.", "neck.bottom_up_layers."),
-              (r"^neck\.out_convs\.", "neck.out_layers.")]
-    yolo = {}
-    for k, v in mmdet_sd.items():
-        for p, r in rename:
-            k = re.sub(p, r, k)
-        yolo[k] = v
+    yolo = mmyolo_state(mmdet_sd)  # mmyolo keeps the R4 reduce conv inside its first top-down layer
     a, b = build_model(model_cfg("tiny")), build_model(model_cfg("tiny"))
     load_checkpoint(a, mmdet_sd)
     assert load_checkpoint(b, {"state_dict": yolo}).source_format == "mmyolo"

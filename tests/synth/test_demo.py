@@ -9,8 +9,8 @@ import pytest
 from click.testing import CliRunner
 
 from sscma_rtmdet.cli.make_demo_dataset import main as cli_main
-from sscma_rtmdet.data.demo import (ANN_NAME, CLASSES, DATASET_NAME, SPLITS, ensure_demo_dataset,
-                                    make_demo_dataset, render_demo_image)
+from sscma_rtmdet.synth.demo import (ANN_NAME, CLASSES, DATASET_NAME, SPLITS, ensure_demo_dataset,
+                                     make_demo_dataset, render_demo_image)
 from sscma_rtmdet.errors import UserError
 
 SMALL = dict(num_train=8, num_valid=4, num_test=3, imgsz_range=(96, 160))

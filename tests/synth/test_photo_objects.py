@@ -10,11 +10,10 @@ import pytest
 from click.testing import CliRunner
 
 from sscma_rtmdet.cli.make_photo_dataset import main as cli_main
-from sscma_rtmdet.data import photo_objects
+from sscma_rtmdet.synth import photo_objects
 from sscma_rtmdet.data.coco import CocoDetection
-from sscma_rtmdet.data.photo_layers import compose
-from sscma_rtmdet.data.photo_objects import (ANN_NAME, CLASSES, DATASET_NAME, make_photo_objects_dataset,
-                                             render_photo_image)
+from sscma_rtmdet.synth.photo_layers import compose
+from sscma_rtmdet.synth.photo_objects import ANN_NAME, CLASSES, DATASET_NAME, make_photo_objects_dataset, render
 from sscma_rtmdet.errors import UserError
 
 SMALL = dict(num_train=6, num_valid=3)
@@ -53,12 +52,12 @@ def test_loads_with_coco_detection(small_set):
 def test_every_class_and_scale_variation():
     labels, sides = [], []
     for i in range(30):
-        img, objects, quality = render_photo_image(0, 0, i)
-        assert 75 <= quality <= 95 and img.dtype == np.uint8
+        sample = render(0, 0, i)
+        img = sample.image
+        assert 75 <= sample.quality <= 95 and img.dtype == np.uint8
         scale = 192 / max(img.shape[:2])  # letterbox to 192x192
-        for o in objects:
-            x0, y0, x1, y1 = o["box"]
-            labels.append(o["label"])
+        for (x0, y0, x1, y1), label in zip(sample.boxes, sample.labels):
+            labels.append(label)
             sides.append(np.sqrt((x1 - x0 + 1) * (y1 - y0 + 1)) * scale)
     assert set(labels) == set(range(10))
     assert min(sides) < 12 and max(sides) > 36  # small and larger objects at the model input
@@ -71,7 +70,7 @@ def test_same_seed_is_byte_identical(small_set, tmp_path):
     a, b = _files(root), _files(tmp_path / "again")
     assert sorted(a) == sorted(b) and len(a) == 6 + 3 + 2
     assert all(a[k] == b[k] for k in a)
-    one, zero = render_photo_image(1, 0, 0)[0], render_photo_image(0, 0, 0)[0]
+    one, zero = render(1, 0, 0).image, render(0, 0, 0).image
     assert one.shape != zero.shape or (one != zero).any()  # another seed draws another image
 
 

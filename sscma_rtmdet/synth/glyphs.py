@@ -12,19 +12,13 @@ Deterministic per (seed, split, index): worker processes change only the speed.
 """
 from __future__ import annotations
 
-import json
-import multiprocessing
-import shutil
-from pathlib import Path
-
 import cv2
 import numpy as np
 
-from ..errors import UserError
-from ..utils.fileio import atomic_write_bytes, atomic_write_text
-from .demo import ANN_NAME, make_background, summarize_coco
-from .photo_layers import compose
-from .photo_objects import _overlap  # xyxy intersection over the smaller box
+from .boxes import overlap
+from .demo import make_background
+from .photo_layers import camera, compose
+from .writer import ANN_NAME, Sample, SynthSet, write_dataset  # noqa: F401 (ANN_NAME: for callers)
 
 DATASET_NAME = "glyphs"
 CLASSES = tuple("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ")
@@ -35,11 +29,10 @@ SYMBOLS = "#%&@?*+=<>"  # non-class glyph-like clutter
 SS = 2  # supersampling of glyph and stroke drawing
 MIN_VISIBLE = 0.75  # a glyph needs this share of its pixels visible to stay readable
 _MAX_OVERLAP = 0.3
-_FIXED_DATE = "2024-01-01T00:00:00+00:00"
 
 
 # ---------------------------------------------------------------------------------------------- backgrounds
-def _background(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
+def background(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
     """(h, w, 3) float32 BGR: demo texture (45%), multi-scale noise (30%) or tiles (25%); 25% crossed by lines."""
     kind = rng.choice(3, p=[0.45, 0.3, 0.25])
     if kind == 0:
@@ -122,10 +115,13 @@ def _layer(label, x0, y0, alpha, bgr, shadow=0.0, shift=(0, 0)) -> dict:
                 shadow=shadow, shift=shift)
 
 
-def _random_glyph(rng: np.random.Generator, h: int, w: int, label: int, text: str | None = None) -> np.ndarray:
-    """Alpha of a random-font glyph of class `label` (or of `text`) sized 4-30% of the long side."""
+def _random_glyph(rng: np.random.Generator, h: int, w: int, label: int, text: str | None = None,
+                  height: float | None = None) -> np.ndarray:
+    """Alpha of a random-font glyph of class `label` (or of `text`) sized 4-30% of the long side (or
+    `height` px: the draw is made either way, so the random stream is the same)."""
     font = int(FONTS[int(rng.integers(len(FONTS)))]) | (cv2.FONT_ITALIC if rng.random() < 0.3 else 0)
-    height = max(h, w) * np.exp(rng.uniform(np.log(0.04), np.log(0.30)))
+    drawn = max(h, w) * np.exp(rng.uniform(np.log(0.04), np.log(0.30)))
+    height = drawn if height is None else height
     stroke = max(height * rng.uniform(0.06, 0.16), 1.2)
     return glyph_alpha(text or CLASSES[label], font, height, stroke, rng.uniform(-30, 30), rng.uniform(0.8, 1.2))
 
@@ -142,7 +138,7 @@ def _plate(rng: np.random.Generator, sh: int, sw: int) -> tuple[np.ndarray, int]
     return canvas.astype(np.float32) / 255, m
 
 
-def _clutter(rng: np.random.Generator, bg: np.ndarray) -> dict:
+def clutter(rng: np.random.Generator, bg: np.ndarray) -> dict:
     """One non-class layer (label -1): a smooth squiggle, a long line or a symbol, anywhere (may leave the frame)."""
     h, w = bg.shape[:2]
     kind = int(rng.integers(3))
@@ -161,10 +157,13 @@ def _clutter(rng: np.random.Generator, bg: np.ndarray) -> dict:
     return _layer(-1, x0, y0, alpha, contrast_colour(rng, mean.mean(0) if len(mean) else 128))
 
 
-def _glyph_layers(rng: np.random.Generator, bg: np.ndarray, label: int, boxes: list) -> list[dict]:
-    """[plate?, glyph] layers of one glyph placed fully in frame with <= 30% overlap; [] if no room."""
+def glyph_layers(rng: np.random.Generator, bg: np.ndarray, label: int, boxes: list, height: float | None = None,
+                 offset: int = 0) -> list[dict]:
+    """[plate?, glyph] layers of one glyph placed fully in frame with <= 30% overlap; [] if no room.
+
+    label: index in CLASSES; the glyph layer is labelled label + offset; height: see _random_glyph."""
     h, w = bg.shape[:2]
-    alpha, core = _random_glyph(rng, h, w, label), None
+    alpha, core = _random_glyph(rng, h, w, label, height=height), None
     if rng.random() < 0.2:  # outline: a dilated rim in a second colour, part of the glyph's extent
         rim = 1 + max(alpha.shape) // 50
         core = np.pad(alpha, rim)
@@ -173,7 +172,7 @@ def _glyph_layers(rng: np.random.Generator, bg: np.ndarray, label: int, boxes: l
     sh, sw = alpha.shape[0] + 2 * m, alpha.shape[1] + 2 * m
     for _ in range(6 if sh <= h and sw <= w else 0):
         y0, x0 = int(rng.integers(h - sh + 1)), int(rng.integers(w - sw + 1))
-        if not any(_overlap((x0, y0, x0 + sw, y0 + sh), b) > _MAX_OVERLAP for b in boxes):
+        if not any(overlap((x0, y0, x0 + sw, y0 + sh), b) > _MAX_OVERLAP for b in boxes):
             break
     else:
         return []
@@ -186,12 +185,13 @@ def _glyph_layers(rng: np.random.Generator, bg: np.ndarray, label: int, boxes: l
     if core is not None:
         colour = core[..., None] * colour + (1 - core[..., None]) * contrast_colour(rng, colour)
     shadow = float(rng.uniform(0.2, 0.5)) if rng.random() < 0.15 else 0.0
-    layers.append(_layer(label, x0 + m, y0 + m, alpha, colour, shadow, tuple(int(v) for v in rng.integers(-3, 4, 2))))
+    shift = tuple(int(v) for v in rng.integers(-3, 4, 2))
+    layers.append(dict(_layer(label + offset, x0 + m, y0 + m, alpha, colour, shadow, shift), min_visible=MIN_VISIBLE))
     return layers
 
 
-def render_glyph_image(seed: int, split_idx: int, index: int):
-    """Image `index` of split SPLITS[split_idx]: (BGR uint8 (h, w, 3), objects, JPEG quality).
+def render(seed: int, split_idx: int, index: int) -> Sample:
+    """Image `index` of split SPLITS[split_idx], JPEG quality 70-95.
 
     Sides 256-480 px, never square (they differ by >= 16 px); depends only on (seed, split, index).
     """
@@ -199,80 +199,25 @@ def render_glyph_image(seed: int, split_idx: int, index: int):
     w, h = 256, 256
     while abs(w - h) < 16:
         w, h = (int(v) for v in rng.integers(256, 481, 2))
-    bg = _background(rng, h, w)
-    under = [_clutter(rng, bg) for _ in range(int(rng.integers(0, 5)))]
+    bg = background(rng, h, w)
+    under = [clutter(rng, bg) for _ in range(int(rng.integers(0, 5)))]
     boxes, glyphs = [], []
     for _ in range(int(rng.integers(1, 13))):
-        glyphs += _glyph_layers(rng, bg, int(rng.integers(len(CLASSES))), boxes)
-    over = [_clutter(rng, bg) for _ in range(int(rng.integers(0, 3)))]
+        glyphs += glyph_layers(rng, bg, int(rng.integers(len(CLASSES))), boxes)
+    over = [clutter(rng, bg) for _ in range(int(rng.integers(0, 3)))]
     img, objects = compose(bg.copy(), under + glyphs + over, MIN_VISIBLE)
-    if rng.random() < 0.3:
-        img = cv2.GaussianBlur(img, (0, 0), rng.uniform(0.3, 0.9))
-    img += rng.standard_normal(img.shape, dtype=np.float32) * np.float32(rng.uniform(1.0, 5.0))
-    return np.clip(img + 0.5, 0, 255).astype(np.uint8), objects, int(rng.integers(70, 96))
+    return camera(rng, img, objects, noise=(1.0, 5.0), quality=(70, 96))
 
 
-# ---------------------------------------------------------------------------------------------- writing
-def _encoded(job: tuple[int, int, int]):
-    """(JPEG bytes, h, w, objects) of render_glyph_image(*job); runs in worker processes."""
-    img, objects, quality = render_glyph_image(*job)
-    ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, quality, cv2.IMWRITE_JPEG_OPTIMIZE, 0,
-                                         cv2.IMWRITE_JPEG_PROGRESSIVE, 0])
-    if not ok:  # pragma: no cover - cv2 without JPEG support
-        raise RuntimeError("cv2.imencode failed to write JPEG")
-    return buf.tobytes(), img.shape[0], img.shape[1], objects
-
-
-def _write_split(split_dir: Path, split_idx: int, seed: int, num: int, pool, progress) -> dict:
-    """Render `num` images into split_dir, then its annotation file (written last); returns the COCO dict."""
-    split_dir.mkdir(parents=True, exist_ok=True)
-    coco = dict(info=dict(year="2024", version="1", description="sscma-rtmdet glyphs (Hershey 0-9 A-Z on "
-                          "procedural backgrounds)", contributor="sscma-rtmdet", url="", date_created=_FIXED_DATE),
-                licenses=[dict(id=1, url="https://creativecommons.org/licenses/by/4.0/", name="CC BY 4.0")],
-                categories=[dict(id=0, name=DATASET_NAME, supercategory="none")]
-                + [dict(id=i + 1, name=n, supercategory=DATASET_NAME) for i, n in enumerate(CLASSES)],
-                images=[], annotations=[])
-    jobs = [(seed, split_idx, i) for i in range(num)]
-    results = pool.imap(_encoded, jobs, chunksize=8) if pool else map(_encoded, jobs)
-    for i, (data, h, w, objects) in enumerate(results):
-        name = f"{split_dir.name}_{i:04d}.jpg"
-        atomic_write_bytes(split_dir / name, data)
-        coco["images"].append(dict(id=i, license=1, file_name=name, height=h, width=w, date_captured=_FIXED_DATE))
-        for obj in objects:
-            x0, y0, x1, y1 = obj["box"]
-            bw, bh = float(x1 - x0 + 1), float(y1 - y0 + 1)
-            coco["annotations"].append(dict(id=len(coco["annotations"]), image_id=i, category_id=obj["label"] + 1,
-                                            bbox=[float(x0), float(y0), bw, bh], area=bw * bh, segmentation=[],
-                                            iscrowd=0))
-        if progress:
-            progress(1)
-    atomic_write_text(split_dir / ANN_NAME, json.dumps(coco))
-    return coco
+GLYPHS = SynthSet(DATASET_NAME, "sscma-rtmdet glyphs (Hershey 0-9 A-Z on procedural backgrounds)", CLASSES, render)
 
 
 def make_glyph_dataset(out_dir, seed: int = 0, num_train: int = 3000, num_valid: int = 200,
                        overwrite: bool = False, progress=None, workers: int = 2) -> dict:
-    """Write the set into out_dir; returns {split: demo.summarize_coco(...)}.
+    """Write the set into out_dir; returns {split: writer.summarize_coco(...)}.
 
     `progress(n)` is called per image; `workers` > 1 renders in that many processes (same bytes).
     Refuses a non-empty out_dir unless overwrite=True, which replaces only train/ and valid/.
     """
-    out = Path(out_dir)
-    if min(num_train, num_valid) < 0:
-        raise UserError(f"num_train={num_train}, num_valid={num_valid}: the numbers of images must be >= 0")
-    if out.exists() and not out.is_dir():
-        raise UserError(f"{out} is a file; give a folder for the dataset")
-    if out.exists() and any(out.iterdir()) and not overwrite:
-        raise UserError(f"{out} is not empty; choose an empty folder or pass overwrite=True "
-                        "(replaces its train/ and valid/ sub-folders)")
-    for path in [out / split for split in SPLITS if (out / split).exists()]:
-        shutil.rmtree(path)
-    # spawn, not fork: a fork after OpenCV has started its thread pool can deadlock in the child
-    pool = multiprocessing.get_context("spawn").Pool(workers, cv2.setNumThreads, (1,)) \
-        if workers > 1 and num_train + num_valid > 32 else None
-    try:
-        return {split: summarize_coco(_write_split(out / split, idx, seed, num, pool, progress))
-                for idx, (split, num) in enumerate(zip(SPLITS, (num_train, num_valid)))}
-    finally:
-        if pool:
-            pool.terminate()
+    return write_dataset(GLYPHS, out_dir, dict(train=num_train, valid=num_valid), seed, overwrite=overwrite,
+                         progress=progress, workers=workers, splits=SPLITS)

@@ -1,10 +1,10 @@
-"""Layers for photo_objects: anti-aliased jittered shapes, their painted surfaces, and compositing that
-tracks what stays visible.
+"""Layers for the generated sets: anti-aliased jittered shapes and their painted surfaces (photo_objects),
+compositing that tracks what stays visible, and the camera (blur, noise, JPEG quality) of every set.
 
 A layer is dict(label (-1 = clutter), x0, y0 (top-left in image pixels, may lie outside the frame),
 alpha (sh, sw) float32 in [0, 1], bgr (sh, sw, 3) float32, area (pixels with alpha >= 0.5), shadow (darkening
-0..0.5, 0 = none), shift (dx, dy) of the shadow). `compose` paints layers in order and returns the visible
-box of every object layer.
+0..0.5, 0 = none), shift (dx, dy) of the shadow), optionally min_visible (the share of its pixels an object
+needs visible). `compose` paints layers in order and returns the visible box of every object layer.
 """
 from __future__ import annotations
 
@@ -12,6 +12,9 @@ import colorsys
 
 import cv2
 import numpy as np
+
+from .boxes import mask_extent
+from .writer import Sample
 
 MIN_VISIBLE = 0.4  # of an object's own pixels; below this it is left out entirely
 
@@ -100,6 +103,18 @@ def _paint(rng: np.random.Generator, photos, shape: tuple[int, int], hue: float)
     return light[..., None] * rgb[::-1]
 
 
+def photo_clutter(rng: np.random.Generator, photos, h: int, w: int, count: tuple, size: tuple):
+    """(under, over) lists of clutter layers: rng.integers(*count) shapes of diameter size[0]-size[1] of the
+    short side (log-uniform), 60% of them under the objects."""
+    under, over = [], []
+    for _ in range(int(rng.integers(*count))):
+        r = min(h, w) * np.exp(rng.uniform(np.log(size[0]), np.log(size[1]))) / 2
+        lay = make_layer(rng, photos, clutter_polys(rng), r, rng.uniform(0, w), rng.uniform(0, h),
+                         rng.uniform(0, 360), -1)
+        (under if rng.random() < 0.6 else over).append(lay)
+    return under, over
+
+
 def make_layer(rng, photos, polys, radius: float, cx: float, cy: float, hue: float, label: int) -> dict:
     """One paintable layer: label (-1 for clutter), top-left x0/y0, alpha, bgr, area, shadow."""
     alpha = _rasterize(rng, polys, radius)
@@ -162,13 +177,13 @@ def compose(img: np.ndarray, layers: list[dict], min_visible: float = MIN_VISIBL
     """Paint `layers` in order onto img (h, w, 3) float32 (in place); returns (img, objects).
 
     objects: [dict(label, box=(x0, y0, x1, y1) inclusive pixel extent of the visible pixels)]. An object
-    layer with under min_visible of its pixels visible is dropped (not painted); dropping only uncovers
-    others, so the loop ends after at most one more pass.
+    layer with under min_visible (or its own "min_visible") of its pixels visible is dropped (not painted);
+    dropping only uncovers others, so the loop ends after at most one more pass.
     """
     h, w = img.shape[:2]
     while True:
         vis = _visible(layers, h, w)
-        keep = [v is None or (lay["area"] > 0 and v.sum() >= min_visible * lay["area"])
+        keep = [v is None or (lay["area"] > 0 and v.sum() >= lay.get("min_visible", min_visible) * lay["area"])
                 for lay, v in zip(layers, vis)]
         if all(keep):
             break
@@ -176,9 +191,19 @@ def compose(img: np.ndarray, layers: list[dict], min_visible: float = MIN_VISIBL
     objects = []
     for lay, v in zip(layers, vis):
         _paint_layer(img, lay)
-        if v is not None:
-            x, y, bw, bh = cv2.boundingRect(v.astype(np.uint8))
-            if bw >= 2 and bh >= 2:
-                x0, y0 = lay["x0"] + x, lay["y0"] + y
-                objects.append(dict(label=lay["label"], box=(x0, y0, x0 + bw - 1, y0 + bh - 1)))
+        extent = None if v is None else mask_extent(v.astype(np.uint8))
+        if extent is not None and extent[2] > extent[0] and extent[3] > extent[1]:  # at least 2x2 pixels
+            x0, y0 = lay["x0"], lay["y0"]
+            objects.append(dict(label=lay["label"], box=(x0 + extent[0], y0 + extent[1], x0 + extent[2],
+                                                         y0 + extent[3])))
     return img, objects
+
+
+def camera(rng: np.random.Generator, img: np.ndarray, objects: list, noise: tuple, quality: tuple,
+           blur: tuple = (0.3, 0.9)) -> Sample:
+    """Blur 30% of images (sigma in `blur`), add Gaussian noise (sigma in `noise`), draw a JPEG quality in
+    [quality[0], quality[1]); img (h, w, 3) float32 -> a Sample."""
+    if rng.random() < 0.3:
+        img = cv2.GaussianBlur(img, (0, 0), rng.uniform(*blur))
+    img += rng.standard_normal(img.shape, dtype=np.float32) * np.float32(rng.uniform(*noise))
+    return Sample.from_objects(np.clip(img + 0.5, 0, 255).astype(np.uint8), objects, int(rng.integers(*quality)))

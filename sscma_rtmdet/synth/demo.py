@@ -7,24 +7,18 @@ geometry only: colour, fill/outline, size and rotation are drawn independently o
 """
 from __future__ import annotations
 
-import json
-import shutil
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 from ..errors import UserError
-from ..utils.fileio import atomic_write_bytes, atomic_write_text
+from .boxes import mask_extent, overlap
+from .writer import ANN_NAME, SPLITS, Sample, SynthSet, write_dataset
 
 DATASET_NAME = "shapes"
 CLASSES = ("circle", "square", "triangle")
-SPLITS = ("train", "valid", "test")
-ANN_NAME = "_annotations.coco.json"
-# Explicit baseline settings so that every libjpeg build encodes the same bytes for the same pixels.
-JPEG_PARAMS = [cv2.IMWRITE_JPEG_QUALITY, 90, cv2.IMWRITE_JPEG_OPTIMIZE, 0, cv2.IMWRITE_JPEG_PROGRESSIVE, 0]
 _MAX_OVERLAP = 0.25  # of the smaller box: keeps occlusion light
-_FIXED_DATE = "2024-01-01T00:00:00+00:00"  # not "now": the JSON must be byte-identical across runs
 
 
 # ---------------------------------------------------------------------------------------------- drawing
@@ -92,24 +86,6 @@ def _shape_mask(rng: np.random.Generator, cls: int, h: int, w: int, size: float,
     return mask
 
 
-def _mask_box(mask: np.ndarray) -> tuple[int, int, int, int] | None:
-    """Inclusive pixel extents (x0, y0, x1, y1) of a mask's nonzero pixels, or None if empty."""
-    x, y, w, h = cv2.boundingRect(mask)
-    if w == 0 or h == 0:
-        return None
-    return x, y, x + w - 1, y + h - 1
-
-
-def _overlap(a: tuple, b: tuple) -> float:
-    """Intersection of two inclusive boxes over the smaller box's area."""
-    iw = min(a[2], b[2]) - max(a[0], b[0]) + 1
-    ih = min(a[3], b[3]) - max(a[1], b[1]) + 1
-    if iw <= 0 or ih <= 0:
-        return 0.0
-    area = min((a[2] - a[0] + 1) * (a[3] - a[1] + 1), (b[2] - b[0] + 1) * (b[3] - b[1] + 1))
-    return iw * ih / area
-
-
 def _contrast_colour(rng: np.random.Generator, bg_patch: np.ndarray) -> np.ndarray:
     """A random BGR colour far (L1 >= 150) from the patch mean; class-independent by construction."""
     mean = bg_patch.reshape(-1, 3).mean(0)
@@ -138,8 +114,9 @@ def render_image(rng: np.random.Generator, h: int, w: int) -> tuple[np.ndarray, 
         cls = int(rng.integers(len(CLASSES)))
         filled = rng.random() < 0.65
         mask = _shape_mask(rng, cls, h, w, frac * side, filled, int(rng.integers(2, 5)))
-        box = _mask_box(mask)
-        if box is None or any(_overlap(box, b) > _MAX_OVERLAP for b in boxes):
+        box = mask_extent(mask)
+        planned = None if box is None else (box[0], box[1], box[2] + 1, box[3] + 1)  # exclusive ends
+        if planned is None or any(overlap(planned, b) > _MAX_OVERLAP for b in boxes):
             continue
         on = mask > 0
         colour = _contrast_colour(rng, bg[box[1]:box[3] + 1, box[0]:box[2] + 1])
@@ -149,10 +126,10 @@ def render_image(rng: np.random.Generator, h: int, w: int) -> tuple[np.ndarray, 
             m[on] = 0
         masks.append(mask)
         labels.append(cls)
-        boxes.append(box)
+        boxes.append(planned)
     objects = []
     for mask, cls in zip(masks, labels):
-        vis = _mask_box(mask)
+        vis = mask_extent(mask)
         if vis is not None and (vis[2] - vis[0]) >= 3 and (vis[3] - vis[1]) >= 3:
             objects.append(dict(label=cls, box=vis))
     return img, bg, objects
@@ -168,96 +145,30 @@ def render_demo_image(seed: int, split_idx: int, index: int, imgsz_range: tuple[
     return render_image(rng, h, w)
 
 
-# ---------------------------------------------------------------------------------------------- writing
-def _coco_header() -> dict:
-    cats = [dict(id=0, name=DATASET_NAME, supercategory="none")]
-    cats += [dict(id=i + 1, name=n, supercategory=DATASET_NAME) for i, n in enumerate(CLASSES)]
-    return dict(
-        info=dict(year="2024", version="1", description="sscma-rtmdet synthetic shapes demo",
-                  contributor="sscma-rtmdet", url="", date_created=_FIXED_DATE),
-        licenses=[dict(id=1, url="https://creativecommons.org/licenses/by/4.0/", name="CC BY 4.0")],
-        categories=cats, images=[], annotations=[])
+def render(seed: int, split_idx: int, index: int, imgsz_range: tuple[int, int] = (240, 400)) -> Sample:
+    """The demo set's image `index` of split SPLITS[split_idx] (JPEG quality 90)."""
+    img, _, objects = render_demo_image(seed, split_idx, index, imgsz_range)
+    return Sample.from_objects(img, objects, 90)
 
 
-def _write_split(split_dir: Path, split_idx: int, seed: int, num: int, imgsz_range: tuple[int, int]) -> dict:
-    """Render `num` images into split_dir and write its annotation file; returns the COCO dict."""
-    split_dir.mkdir(parents=True, exist_ok=True)
-    coco = _coco_header()
-    for i in range(num):
-        img, _, objects = render_demo_image(seed, split_idx, i, imgsz_range)
-        h, w = img.shape[:2]
-        ok, buf = cv2.imencode(".jpg", img, JPEG_PARAMS)
-        if not ok:  # pragma: no cover - cv2 without JPEG support
-            raise RuntimeError("cv2.imencode failed to write JPEG")
-        name = f"{split_dir.name}_{i:04d}.jpg"
-        atomic_write_bytes(split_dir / name, buf.tobytes())
-        coco["images"].append(dict(id=i, license=1, file_name=name, height=h, width=w,
-                                   date_captured=_FIXED_DATE))
-        for obj in objects:
-            x0, y0, x1, y1 = obj["box"]
-            bw, bh = float(x1 - x0 + 1), float(y1 - y0 + 1)
-            coco["annotations"].append(dict(
-                id=len(coco["annotations"]), image_id=i, category_id=obj["label"] + 1,
-                bbox=[float(x0), float(y0), bw, bh], area=bw * bh, segmentation=[], iscrowd=0))
-    # Written last: its presence marks a complete split (ensure_demo_dataset relies on it).
-    atomic_write_text(split_dir / ANN_NAME, json.dumps(coco))
-    return coco
-
-
-def summarize_coco(coco: dict) -> dict:
-    """dict(images, boxes, empty_images, per_class {name: boxes}) of one COCO dict."""
-    names = {c["id"]: c["name"] for c in coco["categories"]}
-    per_class = {n: 0 for i, n in names.items() if i != 0}
-    for a in coco["annotations"]:
-        per_class[names[a["category_id"]]] += 1
-    with_boxes = {a["image_id"] for a in coco["annotations"]}
-    return dict(images=len(coco["images"]), boxes=len(coco["annotations"]),
-                empty_images=sum(im["id"] not in with_boxes for im in coco["images"]), per_class=per_class)
-
-
-def format_summary(summary: dict) -> str:
-    """Human-readable table of `make_demo_dataset`'s return value."""
-    lines = [f"{'split':<6} {'images':>6} {'empty':>5} {'boxes':>5}  " + "  ".join(CLASSES)]
-    for split, s in summary.items():
-        per = "  ".join(f"{s['per_class'][c]:>{len(c)}}" for c in CLASSES)
-        lines.append(f"{split:<6} {s['images']:>6} {s['empty_images']:>5} {s['boxes']:>5}  {per}")
-    return "\n".join(lines)
-
-
-def prepare_output_dir(out: Path, counts: dict, overwrite: bool, what: str = "dataset") -> None:
-    """Check image counts (>= 0) and that `out` is an empty folder, or with `overwrite` clear its splits."""
-    for name, n in counts.items():
-        if n < 0:
-            raise UserError(f"{name}={n}: the number of images must be >= 0")
-    if out.exists() and not out.is_dir():
-        raise UserError(f"{out} is a file; give a folder for the {what}")
-    if out.exists() and any(out.iterdir()):
-        if not overwrite:
-            raise UserError(f"{out} is not empty; choose an empty folder or pass --overwrite "
-                            "(replaces its train/, valid/ and test/ sub-folders)")
-        for split in SPLITS:
-            if (out / split).exists():
-                shutil.rmtree(out / split)
+DEMO = SynthSet(DATASET_NAME, "sscma-rtmdet synthetic shapes demo", CLASSES, render)
 
 
 def make_demo_dataset(out_dir, seed: int = 0, num_train: int = 240, num_valid: int = 60, num_test: int = 60,
-                      imgsz_range: tuple[int, int] = (240, 400), overwrite: bool = False) -> dict:
-    """Write the demo dataset into out_dir; returns {split: summarize_coco(...)}.
+                      imgsz_range: tuple[int, int] = (240, 400), overwrite: bool = False, workers: int = 1) -> dict:
+    """Write the demo dataset into out_dir; returns {split: writer.summarize_coco(...)}.
 
-    Deterministic: the same arguments give byte-identical JSON and JPEG files. Refuses a non-empty
-    out_dir unless overwrite=True, which then replaces only the train/valid/test sub-folders.
+    Deterministic: the same arguments give byte-identical JSON and JPEG files (with any `workers`).
+    Refuses a non-empty out_dir unless overwrite=True, which then replaces only the train/valid/test
+    sub-folders.
     """
-    out = Path(out_dir)
     lo, hi = (int(v) for v in imgsz_range)
     if not 32 <= lo <= hi:
         raise UserError(f"imgsz_range (--imgsz-range) {imgsz_range}: need 32 <= min <= max "
                         "(pixels per image side)")
-    prepare_output_dir(out, dict(num_train=num_train, num_valid=num_valid, num_test=num_test), overwrite,
-                       "demo dataset")
-    summary = {}
-    for idx, (split, num) in enumerate(zip(SPLITS, (num_train, num_valid, num_test))):
-        summary[split] = summarize_coco(_write_split(out / split, idx, seed, num, (lo, hi)))
-    return summary
+    return write_dataset(DEMO, out_dir, dict(train=num_train, valid=num_valid, test=num_test), seed,
+                         options=dict(imgsz_range=(lo, hi)), overwrite=overwrite, workers=workers,
+                         what="demo dataset")
 
 
 def ensure_demo_dataset(path, seed: int = 0, **kwargs) -> Path:

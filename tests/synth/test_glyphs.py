@@ -9,9 +9,8 @@ import numpy as np
 import pytest
 
 from sscma_rtmdet.data.coco import CocoDetection
-from sscma_rtmdet.data.glyphs import (ANN_NAME, CLASSES, DATASET_NAME, glyph_alpha, make_glyph_dataset,
-                                      render_glyph_image)
-from sscma_rtmdet.data.photo_layers import compose
+from sscma_rtmdet.synth.glyphs import ANN_NAME, CLASSES, DATASET_NAME, glyph_alpha, make_glyph_dataset, render
+from sscma_rtmdet.synth.photo_layers import compose
 from sscma_rtmdet.errors import UserError
 
 SMALL = dict(num_train=8, num_valid=2)
@@ -52,7 +51,7 @@ def test_same_seed_is_byte_identical(small_set, tmp_path):
     a, b = _files(root), _files(tmp_path / "again")
     assert all(a[k] == b[k] for k in a if k.endswith(".jpg")) and len(a) == 8 + 2 + 2
     assert a[f"valid/{ANN_NAME}"] == b[f"valid/{ANN_NAME}"]
-    one, zero = render_glyph_image(1, 0, 0)[0], render_glyph_image(0, 0, 0)[0]
+    one, zero = render(1, 0, 0).image, render(0, 0, 0).image
     assert one.shape != zero.shape or (one != zero).any()
 
 
@@ -75,11 +74,11 @@ def test_box_is_tight_to_visible_glyph_pixels():
 def test_classes_and_sizes():
     labels, sides = [], []
     for i in range(8):
-        img, objects, quality = render_glyph_image(0, 0, i)
-        assert img.dtype == np.uint8 and 70 <= quality <= 95 and objects
-        for o in objects:
-            x0, y0, x1, y1 = o["box"]
-            labels.append(o["label"])
+        sample = render(0, 0, i)
+        img = sample.image
+        assert img.dtype == np.uint8 and 70 <= sample.quality <= 95 and sample.boxes
+        for (x0, y0, x1, y1), label in zip(sample.boxes, sample.labels):
+            labels.append(label)
             sides.append(max(x1 - x0, y1 - y0) + 1)
             assert 0 <= x0 <= x1 < img.shape[1] and 0 <= y0 <= y1 < img.shape[0]
     assert len(set(labels)) >= 20 and min(sides) < 30 and max(sides) > 80

@@ -18,7 +18,7 @@ def readme_api_example() -> str:
 
 
 def test_readme_python_api_example_runs(tmp_path, monkeypatch, capsys):
-    from sscma_rtmdet.data.demo import make_demo_dataset
+    from sscma_rtmdet.synth.demo import make_demo_dataset
 
     code = readme_api_example()
     assert code.count("\n") <= 12  # a short example

@@ -6,6 +6,7 @@ from typing import Sequence
 import torch
 import torch.distributed as dist
 from torch import Tensor
+from torch.nn.utils.rnn import pad_sequence
 
 from ..errors import ConfigError, DataError
 from ..ops import distance2bbox, make_priors
@@ -89,30 +90,42 @@ class RTMDetCriterion:
 
     def _targets(self, flat_cls: Tensor, flat_boxes: Tensor, priors: Tensor, gt_boxes: Sequence[Tensor],
                  gt_labels: Sequence[Tensor]) -> tuple[Tensor, Tensor, Tensor]:
-        """Assign every image. flat_cls (N, P, C), flat_boxes (N, P, 4) detached, priors (P, 4).
-        Returns labels (N, P) long (C = background), metrics (N, P) IoU of positives else 0,
+        """Assign every image (one batched call). flat_cls (N, P, C), flat_boxes (N, P, 4) detached, priors
+        (P, 4). Returns labels (N, P) long (C = background), metrics (N, P) IoU of positives else 0,
         targets (N, P, 4) GT box of positives else 0."""
+        boxes, glabels, valid = self._padded_gts(gt_boxes, gt_labels, flat_boxes)
         num_imgs, num_priors = flat_cls.shape[:2]
-        labels = flat_cls.new_full((num_imgs, num_priors), self.num_classes, dtype=torch.long)
-        metrics = flat_cls.new_zeros((num_imgs, num_priors))
-        targets = flat_boxes.new_zeros((num_imgs, num_priors, 4))
-        for n in range(num_imgs):
-            boxes = gt_boxes[n].to(flat_boxes).reshape(-1, 4)
-            glabels = gt_labels[n].to(flat_cls.device).long().reshape(-1)
-            if boxes.shape[0] != glabels.shape[0]:
-                raise DataError(f"image {n} of the batch has {boxes.shape[0]} gt_boxes but "
-                                f"{glabels.shape[0]} gt_labels; each box needs one label")
-            if glabels.numel() and (int(glabels.min()) < 0 or int(glabels.max()) >= self.num_classes):
-                raise DataError(f"gt_labels {sorted(set(glabels.tolist()))} fall outside [0, "
-                                f"{self.num_classes - 1}]; set num_classes in the config to the "
-                                f"dataset's class count")
-            res = self.assigner.assign(flat_cls[n], flat_boxes[n], priors, boxes, glabels)
-            pos = torch.nonzero(res.gt_inds > 0).squeeze(1)
-            gt_idx = res.gt_inds[pos] - 1
-            labels[n, pos] = glabels[gt_idx]
-            metrics[n, pos] = res.max_overlaps[pos]
-            targets[n, pos] = boxes[gt_idx]
-        return labels, metrics, targets
+        if boxes.shape[1] == 0:  # no GT in the batch: all background
+            return (flat_cls.new_full((num_imgs, num_priors), self.num_classes, dtype=torch.long),
+                    flat_cls.new_zeros(num_imgs, num_priors), flat_boxes.new_zeros(num_imgs, num_priors, 4))
+        res = self.assigner.assign_batch(flat_cls, flat_boxes, priors, boxes, glabels, valid)
+        pos = res.gt_inds > 0
+        gt_idx = (res.gt_inds - 1).clamp(min=0)
+        labels = torch.where(pos, glabels.gather(1, gt_idx), self.num_classes)
+        metrics = torch.where(pos, res.max_overlaps, 0.0).to(flat_cls.dtype)
+        targets = torch.where(pos[..., None], boxes.gather(1, gt_idx[..., None].expand(-1, -1, 4)), 0.0)
+        return labels, metrics, targets.to(flat_boxes.dtype)
+
+    def _padded_gts(self, gt_boxes: Sequence[Tensor], gt_labels: Sequence[Tensor], like: Tensor
+                    ) -> tuple[Tensor, Tensor, Tensor]:
+        """Per-image GT lists -> boxes (N, G, 4), labels (N, G) long, valid (N, G) bool (G = most GTs),
+        after checking that boxes and labels pair up and labels lie in [0, C)."""
+        boxes = [b.to(like).reshape(-1, 4) for b in gt_boxes]
+        labels = [lab.to(like.device).long().reshape(-1) for lab in gt_labels]
+        counts = [b.shape[0] for b in boxes]
+        for n, (b, lab) in enumerate(zip(counts, labels)):
+            if b != lab.shape[0]:
+                raise DataError(f"image {n} of the batch has {b} gt_boxes but {lab.shape[0]} gt_labels; "
+                                f"each box needs one label")
+        flat = torch.cat(labels) if labels else like.new_zeros(0, dtype=torch.long)
+        if flat.numel() and (int(flat.min()) < 0 or int(flat.max()) >= self.num_classes):
+            raise DataError(f"gt_labels {sorted(set(flat.tolist()))} fall outside [0, {self.num_classes - 1}]; "
+                            f"set num_classes in the config to the dataset's class count")
+        num_imgs, most = len(boxes), max(counts, default=0)
+        valid = torch.arange(most, device=like.device)[None] < torch.tensor(counts, device=like.device)[:, None]
+        if most == 0:
+            return like.new_zeros(num_imgs, 0, 4), flat.new_zeros(num_imgs, 0), valid
+        return (pad_sequence(boxes, batch_first=True), pad_sequence(labels, batch_first=True), valid)
 
     def _level_losses(self, cls: Tensor, boxes: Tensor, labels: Tensor, metrics: Tensor,
                       targets: Tensor) -> tuple[Tensor, Tensor]:

@@ -29,13 +29,15 @@ class TrainDataset(Dataset):
 
     The mosaic/mixup caches live inside the pipeline objects, so each DataLoader worker has its own cache.
     When a pipeline returns None (a crop lost every box) another index is drawn from the same generator,
-    up to `max_refetch` times, as mmdet does.
+    up to `max_refetch` times, as mmdet does. `cache_mb` > 0 keeps decoded (and stretched) images in memory
+    (`ImageCache`): the samples are the same, only the JPEG decode and the stretch resize are done once.
     """
 
     def __init__(self, coco: CocoDetection, pipeline: Compose | Sequence[dict],
                  stage2_pipeline: Compose | Sequence[dict] | None = None, seed: int = 0,
-                 max_refetch: int = 15, stretch_to: Sequence[int] | None = None):
+                 max_refetch: int = 15, stretch_to: Sequence[int] | None = None, cache_mb: float = 0.0):
         self.coco = coco
+        self.cache = ImageCache(cache_mb) if cache_mb > 0 else None
         # a 'stretch' deployment (SSCMA-Micro) squeezes every image to the input's aspect ratio: train on that
         self.stretch = StretchToAspect(stretch_to) if stretch_to is not None else None
         self.pipeline = pipeline if isinstance(pipeline, Compose) else build_pipeline(pipeline)
@@ -64,14 +66,68 @@ class TrainDataset(Dataset):
         idx = int(index)
         for attempt in range(self.max_refetch + 1):
             rng = sample_rng(self.seed, self.epoch, index, attempt)
-            sample = self.coco[idx]
-            out = pipe(self.stretch(sample) if self.stretch is not None else sample, rng)
+            out = pipe(self.source(idx), rng)
             if out is not None:
                 return out
             idx = int(rng.integers(0, len(self.coco)))
         raise DataError(f"the training pipeline dropped {self.max_refetch + 1} images in a row starting at "
                         f"{self.coco.image_path(int(index))} (every box fell outside the crop); check the "
                         f"boxes in {self.coco.ann_path} and RandomCrop.crop_size")
+
+
+    def source(self, idx: int) -> dict:
+        """`coco[idx]` as the pipeline takes it (stretched for a 'stretch' target); from the cache when held.
+        The caller owns the arrays (cached ones are copied)."""
+        if self.cache is not None and (hit := self.cache.get(idx)) is not None:
+            return hit
+        sample = self._decode(idx)
+        if self.cache is not None:
+            self.cache.put(idx, sample)
+        return sample
+
+    def _decode(self, idx: int) -> dict:
+        sample = self.coco[idx]
+        return self.stretch(sample) if self.stretch is not None else sample
+
+    def fill_cache(self, threads: int = 2) -> None:
+        """Decode images into the cache now, in dataset order until it is full, `threads` at a time: DataLoader
+        workers forked afterwards share it (copy-on-write) instead of each decoding its images every epoch."""
+        if self.cache is None or self.cache.filled:
+            return
+        from concurrent.futures import ThreadPoolExecutor
+
+        chunk = 16 * max(1, int(threads))
+        with ThreadPoolExecutor(max(1, int(threads))) as pool:  # cv2 decodes and resizes without the GIL
+            for start in range(0, len(self.coco), chunk):
+                todo = [i for i in range(start, min(start + chunk, len(self.coco))) if i not in self.cache.items]
+                for i, sample in zip(todo, pool.map(self._decode, todo)):
+                    self.cache.put(i, sample)
+                if self.cache.full:
+                    break
+        self.cache.filled = True
+
+
+class ImageCache:
+    """Samples (img, boxes, labels, ...) by dataset index, up to `limit_mb` MiB of pixels; `get` hands out
+    copies so that no transform can change what is cached."""
+
+    def __init__(self, limit_mb: float):
+        self.limit = int(float(limit_mb) * 2**20)
+        self.bytes = 0
+        self.items: dict[int, dict] = {}
+        self.full = self.filled = False
+
+    def get(self, idx: int) -> dict | None:
+        s = self.items.get(idx)
+        return None if s is None else {k: v.copy() if isinstance(v, np.ndarray) else v for k, v in s.items()}
+
+    def put(self, idx: int, sample: dict) -> None:
+        size = sample["img"].nbytes
+        if idx in self.items or self.bytes + size > self.limit:
+            self.full = self.full or idx not in self.items
+            return
+        self.items[idx] = {k: v.copy() if isinstance(v, np.ndarray) else v for k, v in sample.items()}
+        self.bytes += size
 
 
 class EvalDataset(Dataset):
@@ -151,12 +207,13 @@ def _worker_init(worker_id: int) -> None:
 
 def build_dataloader(dataset: Dataset, batch_size: int, num_workers: int = 0, shuffle: bool = False,
                      seed: int = 0, epoch: int = 0, distributed: bool = False,
-                     drop_last: bool = False) -> DataLoader:
+                     drop_last: bool = False, pin_memory: bool = False) -> DataLoader:
     """DataLoader with `collate` and a seeded epoch-aware sampler (DistributedSampler when distributed).
 
     Workers are not persistent so that `set_loader_epoch` (epoch and stage-2 switch) reaches them at the
     next epoch; the mosaic/mixup caches therefore restart each epoch and per worker (first few samples of
-    each worker pass unmixed).
+    each worker pass unmixed). A dataset with `fill_cache` (TrainDataset's image cache) fills it here, before
+    the workers fork. `pin_memory`: page-locked batches for fast, asynchronous copies to a GPU.
     """
     if batch_size < 1 or num_workers < 0:
         raise ValueError(f"batch_size={batch_size} must be >= 1 and num_workers={num_workers} >= 0")
@@ -165,10 +222,12 @@ def build_dataloader(dataset: Dataset, batch_size: int, num_workers: int = 0, sh
         sampler = DistributedSampler(dataset, shuffle=shuffle, seed=seed, drop_last=drop_last)
     else:
         sampler = EpochSampler(len(dataset), shuffle, seed)
+    if num_workers > 0 and hasattr(dataset, "fill_cache"):
+        dataset.fill_cache(threads=torch.get_num_threads())
     g = torch.Generator().manual_seed(int(seed))
     loader = DataLoader(dataset, batch_size=batch_size, sampler=sampler, num_workers=num_workers,
                         collate_fn=collate, drop_last=drop_last, worker_init_fn=_worker_init,
-                        generator=g, pin_memory=False, persistent_workers=False)
+                        generator=g, pin_memory=bool(pin_memory), persistent_workers=False)
     set_loader_epoch(loader, epoch)
     return loader
 

@@ -14,7 +14,9 @@ from torch import nn
 
 class ExpMomentumEMA:
     def __init__(self, model: nn.Module, momentum: float = 0.0002, gamma: float = 2000):
-        self.module = copy.deepcopy(unwrap(model)).eval()
+        # always the ordinary layout, whatever the training model's memory format: checkpoints, validation and
+        # export see plain contiguous tensors (the average itself does not depend on strides)
+        self.module = copy.deepcopy(unwrap(model)).to(memory_format=torch.contiguous_format).eval()
         for p in self.module.parameters():
             p.requires_grad_(False)
         self.momentum = float(momentum)
@@ -30,12 +32,21 @@ class ExpMomentumEMA:
         # name that refers to it (RTMDet's shared head convs), which would average it several times.
         src = _tensors(unwrap(model))
         m = self.momentum_at(self.steps)
+        avg_f, cur_f, avg_o, cur_o = [], [], [], []
         for name, avg in _tensors(self.module).items():
             cur = src[name].detach()
             if self.steps == 0 or not avg.dtype.is_floating_point:
-                avg.copy_(cur)
+                avg_o.append(avg)
+                cur_o.append(cur)
             else:
-                avg.mul_(1 - m).add_(cur.to(avg.dtype), alpha=m)
+                avg_f.append(avg)
+                cur_f.append(cur.to(avg.dtype))
+        # one foreach call per op instead of two per tensor: the same mul_/add_ arithmetic, fewer dispatches
+        if avg_o:
+            torch._foreach_copy_(avg_o, cur_o)
+        if avg_f:
+            torch._foreach_mul_(avg_f, 1 - m)
+            torch._foreach_add_(avg_f, cur_f, alpha=m)
         self.steps += 1
 
     def state_dict(self) -> dict:

@@ -28,12 +28,13 @@ def param_groups(model: nn.Module, weight_decay: float, norm_decay: bool = False
             {"params": no_decay, "weight_decay": 0.0}]
 
 
-def build_optimizer(model: nn.Module, cfg, lr: float) -> torch.optim.Optimizer:
+def build_optimizer(model: nn.Module, cfg, lr: float, **kernel) -> torch.optim.Optimizer:
     """AdamW from the config's `optimizer` dict (type, betas, norm_decay, bias_decay) and `weight_decay`, at
-    learning rate `lr` (the fitted one; the schedule sets it per step)."""
+    learning rate `lr` (the fitted one; the schedule sets it per step). `kernel`: torch's implementation choice
+    (fused=True / foreach=True / foreach=False; engine/speed.py); none by default (torch picks)."""
     opt = cfg.get("optimizer") or {}
     kind = opt.get("type", "AdamW")
     if kind != "AdamW":
         raise ConfigError(f"optimizer.type={kind!r} is not supported; use 'AdamW'")
     groups = param_groups(model, float(cfg["weight_decay"]), opt.get("norm_decay", False), opt.get("bias_decay", False))
-    return torch.optim.AdamW(groups, lr=lr, betas=tuple(opt.get("betas", (0.9, 0.999))))
+    return torch.optim.AdamW(groups, lr=lr, betas=tuple(opt.get("betas", (0.9, 0.999))), **kernel)

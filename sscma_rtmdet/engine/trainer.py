@@ -35,6 +35,7 @@ from .rng import rng_state, seed_everything
 from .run_dir import BEST, LAST, WorkDirLock, check_reuse, early_stop, epoch_file, slim
 from .run_report import RunReport
 from .schedule import fit_config_schedule, format_schedule_table, lr_function
+from .speed import SpeedSettings
 
 LAST_CKPT_EVERY_S = 60.0
 
@@ -102,11 +103,12 @@ class Trainer:
         self.deployment = Deployment.from_config(cfg, self.classes)
         self.preprocess = self.deployment.preprocess
         pad = self.preprocess.pad_value
+        self.speed = SpeedSettings.from_config(cfg, self.device).apply_threads()  # engine/speed.py
         self.train_set = TrainDataset(
             self.train_coco, build_pipeline(cfg.train_pipeline, "train_pipeline", pad),
             build_pipeline(cfg.train_pipeline_stage2, "train_pipeline_stage2", pad), seed=self.opts.seed,
-            stretch_to=self.imgsz if self.preprocess.resize == "stretch" else None)
-        model = build_model(cfg.model).to(self.device)
+            stretch_to=self.imgsz if self.preprocess.resize == "stretch" else None, cache_mb=self.speed.image_cache_mb)
+        model = self.speed.prepare_model(build_model(cfg.model).to(self.device))
         if self.dist.enabled and self.device.startswith("cuda"):
             # SyncBN is GPU-only in torch; on CPU (gloo) DDP broadcasts rank 0's BN buffers instead.
             model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
@@ -116,15 +118,16 @@ class Trainer:
             ids = [self.dist.local_rank] if self.device.startswith("cuda") else None
             self.model = torch.nn.parallel.DistributedDataParallel(model, device_ids=ids)
         self.criterion = build_criterion(cfg.criterion, len(self.classes))
-        self.optimizer = build_optimizer(unwrap(self.model), cfg, float(cfg.base_lr))
+        self.optimizer = build_optimizer(unwrap(self.model), cfg, float(cfg.base_lr), **self.speed.optimizer_kwargs())
+        self.forward = self.speed.forward_fn(self.model)
         self.use_amp = self.opts.amp and self.device.startswith("cuda")
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.use_amp)
 
     def _loader(self, epoch: int):
         self.train_set.set_epoch(epoch, use_stage2=epoch >= self.fitted.stage2_epoch)
         per_rank = max(int(self.cfg.batch_size) // max(self.dist.world_size, 1), 1)
-        return build_dataloader(self.train_set, per_rank, int(self.cfg.num_workers), shuffle=True,
-                                seed=self.opts.seed, epoch=epoch, distributed=self.dist.enabled)
+        return build_dataloader(self.train_set, per_rank, int(self.cfg.num_workers), shuffle=True, seed=self.opts.seed,
+                                epoch=epoch, distributed=self.dist.enabled, pin_memory=self.speed.pin_memory)
 
     def _load_pretrained(self, path: str) -> None:
         load_pretrained_into(self, resolve_weights(path))
@@ -217,13 +220,11 @@ class Trainer:
         return {"lr": lr_fn(self.iter - 1), **{k: v / max(n, 1) for k, v in sums.items()}}
 
     def _step(self, batch: dict) -> dict:
-        inputs = self.preprocess.normalize(batch["inputs"]).to(self.device, non_blocking=True)
-        gt_boxes = [b.to(self.device) for b in batch["gt_boxes"]]
-        gt_labels = [lab.to(self.device) for lab in batch["gt_labels"]]
+        inputs = self.speed.inputs(self.preprocess.normalize(batch["inputs"].to(self.device, non_blocking=True)))
         with torch.autocast("cuda", enabled=self.use_amp):
-            cls_scores, bbox_preds = self.model(inputs)
+            cls_scores, bbox_preds = self.forward(inputs)
         out = self.criterion([c.float() for c in cls_scores], [b.float() for b in bbox_preds],
-                             gt_boxes, gt_labels, tuple(inputs.shape[-2:]))
+                             batch["gt_boxes"], batch["gt_labels"], tuple(inputs.shape[-2:]))  # moved to device there
         loss = out["loss"]
         self.guard.check_loss(out, self.epoch, self.iter)  # NaN/inf or exploding: stop before the step
         self.optimizer.zero_grad(set_to_none=True)

@@ -1,6 +1,6 @@
 """A pretraining detection set: glyphs 0-9 and A-Z on procedural backgrounds, in Roboflow's COCO layout.
 
-`make_glyph_dataset(out_dir)` writes train/ and valid/ like data/demo.py: category 0 is the placeholder
+`make_glyph_dataset(out_dir)` writes train/ and valid/ like synth/demo.py: category 0 is the placeholder
 "glyphs" (supercategory "none", no boxes), then the 36 classes "0".."9", "A".."Z" (ids 1..36). Nothing is
 shared with the photo-objects benchmark: no photos (demo.make_background's textures, fractal noise or tiles,
 25% crossed by thin lines) and no shape classes. Glyphs: Hershey fonts (simplex, plain, duplex, complex,

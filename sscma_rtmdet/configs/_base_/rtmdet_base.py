@@ -102,3 +102,13 @@ train_pipeline_stage2 = [
 optimizer = dict(type='AdamW', betas=(0.9, 0.999), norm_decay=False, bias_decay=False)
 ema = dict(momentum=0.0002, gamma=2000)
 patience = None  # early stopping: stop after this many validations without a new best AP (None: never)
+
+# ---- speed ------------------------------------------------------------------------------------------
+# How a training step runs, not what it learns (engine/speed.py; measured in docs/speed.md and by
+# benchmarks/train_speed.py). Each setting keeps resume bit-exact; results differ only by float rounding.
+channels_last = True  # NHWC activations and weights while training: oneDNN's (CPU) and cuDNN's fast layout
+compile_model = False  # torch.compile (inductor) the training forward: minutes of compiling; no CPU gain measured
+train_threads = None  # torch intra-op threads while training (None: torch's default, one per core)
+optimizer_impl = 'fused'  # AdamW kernel: 'fused' (one kernel over all tensors), 'foreach' or 'for-loop'
+image_cache_mb = 1024  # decoded (and stretched) training images kept in memory, shared with the workers; 0: off
+pin_memory = 'auto'  # page-locked batches for fast copies to a GPU ('auto': on with CUDA)

@@ -184,7 +184,7 @@ def main(config, imgsz, batch, steps, threads, repo, data):
     sys.path.insert(0, str(repo))
     import torch
 
-    from sscma_rtmdet.data.photo_objects import make_photo_objects_dataset
+    from sscma_rtmdet.synth.photo_objects import make_photo_objects_dataset
 
     torch.set_num_threads(threads)
     if not (data / "valid" / "_annotations.coco.json").exists():

@@ -142,12 +142,12 @@ def ensure_data(data: Path, smoke: bool) -> Path:
     """The photo set (or, for --smoke, 16 demo images) under `data`, generated when missing."""
     sys.path.insert(0, str(ROOT))
     if smoke:
-        from sscma_rtmdet.data.demo import make_demo_dataset
+        from sscma_rtmdet.synth.demo import make_demo_dataset
         data = data.parent / "smoke"
         if not (data / "valid" / "_annotations.coco.json").exists():
             make_demo_dataset(data, seed=0, num_train=16, num_valid=2, num_test=1)
     elif not (data / "valid" / "_annotations.coco.json").exists():
-        from sscma_rtmdet.data.photo_objects import make_photo_objects_dataset
+        from sscma_rtmdet.synth.photo_objects import make_photo_objects_dataset
         make_photo_objects_dataset(data)
     return data
 

@@ -54,6 +54,10 @@ device_option = click.option(
 threads_option = click.option("--threads", type=click.IntRange(min=1), default=2, show_default=True,
                               help="CPU threads (torch, ONNX Runtime, LiteRT).")
 progress_option = click.option("--no-progress", is_flag=True, help="No progress bars (log lines only).")
+arch_mismatch_option = click.option(
+    "--allow-arch-mismatch", is_flag=True,
+    help="Use a checkpoint trained with another architecture (activation, widths, head options) than the "
+         "config's; the default refuses it.")
 verbose_option = click.option("--verbose", is_flag=True,
                               help="Also show third-party output (pycocotools, TensorFlow).")
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 import click
 
 from ..export.calibration import DEFAULT_CALIB_NUM
-from .common import CONTEXT, cfg_options_option, config_and_model, data_option, friendly_errors
+from .common import (CONTEXT, arch_mismatch_option, cfg_options_option, config_and_model, data_option,
+                     friendly_errors)
 
 
 @click.command(context_settings=CONTEXT)
@@ -34,8 +35,7 @@ from .common import CONTEXT, cfg_options_option, config_and_model, data_option, 
               help="Skip every accuracy check (each TFLite file against ONNX, every file against torch, the "
                    "constant/saturated-output checks); an int8 file that is not fully integer is then a warning. "
                    "Evaluate the files with tools/test.py instead.")
-@click.option("--allow-arch-mismatch", is_flag=True,
-              help="Load a checkpoint trained with another architecture than CONFIG's; the default refuses it.")
+@arch_mismatch_option
 @friendly_errors
 def main(args, data, cfg_options, imgsz, formats, layout, board, out_dir, calib_images, calib_num,
          no_fold_normalization, no_verify, allow_arch_mismatch):

@@ -6,7 +6,7 @@ from pathlib import Path
 import click
 
 from ..quant import DEFAULT_SCHEDULE, STATES
-from .common import cfg_options_option, friendly_errors
+from .common import arch_mismatch_option, cfg_options_option, friendly_errors, progress_option
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
@@ -36,10 +36,8 @@ from .common import cfg_options_option, friendly_errors
               help="After export, also score the fake-quant model with its ranges jittered by 1e-4 this many "
                    "times: the AP spread of int8 rounding alone, to judge the file-vs-fake-quant gap.")
 @click.option("--no-eval", is_flag=True, help="Skip evaluating the exported .tflite on the val split.")
-@click.option("--no-progress", is_flag=True, help="No progress bar (log lines only).")
-@click.option("--allow-arch-mismatch", is_flag=True,
-              help="Use a checkpoint trained with another architecture (activation, widths, head options) "
-                   "than the config's; the default refuses it.")
+@progress_option
+@arch_mismatch_option
 @friendly_errors
 def main(config, checkpoint, cfg_options, qat_schedule, work_dir, out_dir, calib_images, calib_num, device, seed,
          export_which, rounding_trials, no_eval, no_progress, allow_arch_mismatch):

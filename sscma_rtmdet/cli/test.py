@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import click
 
-from .common import (CONTEXT, cfg_options_option, config_and_model, data_option, device_option, friendly_errors,
-                     progress_option, threads_option, verbose_option)
+from .common import (CONTEXT, arch_mismatch_option, cfg_options_option, config_and_model, data_option,
+                     device_option, friendly_errors, progress_option, threads_option, verbose_option)
 
 
 @click.command(context_settings=CONTEXT)
@@ -25,9 +25,7 @@ from .common import (CONTEXT, cfg_options_option, config_and_model, data_option,
 @device_option
 @progress_option
 @verbose_option
-@click.option("--allow-arch-mismatch", is_flag=True,
-              help="Use a checkpoint trained with another architecture (activation, widths, head options) "
-                   "than CONFIG's; the default refuses it.")
+@arch_mismatch_option
 @friendly_errors
 def main(args, data, cfg_options, split, runtime, out_json, show_dir, show_score_thr, plots_dir, batch_size,
          threads, device, no_progress, verbose, allow_arch_mismatch):

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import click
 
-from .common import (CONTEXT, cfg_options_option, data_option, device_option, friendly_errors, progress_option,
-                     verbose_option)
+from .common import (CONTEXT, arch_mismatch_option, cfg_options_option, data_option, device_option,
+                     friendly_errors, progress_option, verbose_option)
 
 
 @click.command(context_settings=CONTEXT)
@@ -26,13 +26,11 @@ from .common import (CONTEXT, cfg_options_option, data_option, device_option, fr
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed for data order, augmentation, init.")
 @device_option
 @click.option("--threads", type=click.IntRange(min=1), default=None,
-              help="CPU threads for torch [default: all cores].")
+              help="CPU threads for torch while training (sets train_threads) [default: all cores].")
 @click.option("--no-amp", is_flag=True, help="Disable mixed precision on CUDA (on by default there).")
 @progress_option
 @verbose_option
-@click.option("--allow-arch-mismatch", is_flag=True,
-              help="load_from / --resume a checkpoint trained with another architecture (activation, widths, head options) "
-                   "than the config's; the default refuses it.")
+@arch_mismatch_option
 @friendly_errors
 def main(config, data, cfg_options, epochs, imgsz, batch, work_dir, resume, exist_ok, save_resume_state, seed, device,
          threads, no_amp, no_progress, verbose, allow_arch_mismatch):
@@ -50,15 +48,12 @@ def main(config, data, cfg_options, epochs, imgsz, batch, work_dir, resume, exis
     """
     from pathlib import Path
 
-    if threads:
-        import torch
-        torch.set_num_threads(threads)
     from ..config.dump import default_work_dir
     from ..engine.trainer import Trainer, TrainOptions
     from .common import run_config
 
     shortcuts = [f"{k}={v}" for k, v in (("max_epochs", epochs), ("imgsz", imgsz and (imgsz, imgsz)),
-                                        ("batch_size", batch)) if v]
+                                        ("batch_size", batch), ("train_threads", threads)) if v]
     cfg = run_config(config, shortcuts + list(cfg_options), data=data, log=click.echo)
     opts = TrainOptions(work_dir=Path(work_dir or default_work_dir(config)), config_path=config, seed=seed,
                         resume=resume, device=device, amp=not no_amp, progress=not no_progress,

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import os
+import threading
 import warnings
 
 import cv2
@@ -26,6 +27,7 @@ from ..utils.text import printable
 _MAX_LISTED = 5
 # Pillow's DecompressionBombError limit (2 x its 89.5 MP warning): ~540 MB once decoded as BGR
 MAX_IMAGE_PIXELS = 178_956_970
+_PIL_LIMIT_LOCK = threading.Lock()
 _ORIENTED_FORMATS = ("JPEG", "MPO", "PNG")  # the formats whose EXIF orientation OpenCV's imread applies
 _EXIF_ORIENTATION = 0x0112
 _SAID = {"ambiguous": False}  # the warning that cannot tell right from wrong is given once per process
@@ -103,14 +105,15 @@ def image_header(path: str) -> tuple[int, int, int] | None:
     cannot identify the file (OpenCV may still read it)."""
     from PIL import Image
 
-    limit, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None  # identify any size: the caller judges it
-    try:
-        with Image.open(path) as im:
-            (w, h), fmt, raw = im.size, im.format, im.info.get("exif")
-    except Exception:  # not an image Pillow knows, truncated header, ...
-        return None
-    finally:
-        Image.MAX_IMAGE_PIXELS = limit
+    with _PIL_LIMIT_LOCK:  # threads (image cache, workers) must not restore each other's None
+        limit, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None  # identify any size: the caller judges it
+        try:
+            with Image.open(path) as im:
+                (w, h), fmt, raw = im.size, im.format, im.info.get("exif")
+        except Exception:  # not an image Pillow knows, truncated header, ...
+            return None
+        finally:
+            Image.MAX_IMAGE_PIXELS = limit
     orientation = 1
     if raw and fmt in _ORIENTED_FORMATS:
         try:

@@ -143,35 +143,42 @@ def _same_grid(a, b) -> bool:
     return np.array_equal(qa.scale, qb.scale) and np.array_equal(qa.zeroPoint, qb.zeroPoint)
 
 
+def _rewrite_ops(model_bytes: bytes, code: int, replace) -> bytes:
+    """The flatbuffer with each op of builtin `code` in subgraph 0 replaced by `replace(model, sg, op)`: a
+    list of ops (empty: drop it) or None (keep it). Unchanged bytes when nothing was replaced."""
+    from tensorflow.lite.tools import flatbuffer_utils as fbu
+
+    model = fbu.convert_bytearray_to_object(bytearray(model_bytes))
+    sg = model.subgraphs[0]
+    new_ops, changed = [], False
+    for op in sg.operators:
+        oc = model.operatorCodes[op.opcodeIndex]
+        ops = replace(model, sg, op) if max(oc.builtinCode, oc.deprecatedBuiltinCode) == code else None
+        new_ops += [op] if ops is None else ops
+        changed |= ops is not None
+    if not changed:
+        return model_bytes
+    sg.operators = new_ops
+    return bytes(fbu.convert_object_to_bytearray(model))
+
+
 def nearest_resize_as_concat(model_bytes: bytes) -> bytes:
     """Rewrite every RESIZE_NEAREST_NEIGHBOR of subgraph 0 that upsamples a (1,H,W,C) tensor by integer
     factors (align_corners off; half-pixel centres pick the same pixels then) into concat + reshape ops.
     Resizes it cannot express exactly (other factors, a changed int8 grid) stay. Returns the flatbuffer."""
     from tensorflow.lite.python import schema_py_generated as schema
-    from tensorflow.lite.tools import flatbuffer_utils as fbu
 
-    model = fbu.convert_bytearray_to_object(bytearray(model_bytes))
-    sg = model.subgraphs[0]
-    resize = schema.BuiltinOperator.RESIZE_NEAREST_NEIGHBOR
-    new_ops, changed = [], False
-    for op in sg.operators:
-        code = model.operatorCodes[op.opcodeIndex]
-        if max(code.builtinCode, code.deprecatedBuiltinCode) == resize:
-            x, y = sg.tensors[op.inputs[0]], sg.tensors[op.outputs[0]]
-            ins, outs = [int(v) for v in x.shape], [int(v) for v in y.shape]
-            exact = (len(ins) == 4 and len(outs) == 4 and ins[0] == outs[0] == 1 and ins[3] == outs[3]
-                     and outs[1] % ins[1] == 0 and outs[2] % ins[2] == 0 and not op.builtinOptions.alignCorners
-                     and _same_grid(x, y))
-            if exact:
-                factors = (outs[1] // ins[1], outs[2] // ins[2])
-                new_ops += _repeat_ops(model, int(op.inputs[0]), int(op.outputs[0]), factors)
-                changed = True
-                continue
-        new_ops.append(op)
-    if not changed:
-        return model_bytes
-    sg.operators = new_ops
-    return bytes(fbu.convert_object_to_bytearray(model))
+    def replace(model, sg, op):
+        x, y = sg.tensors[op.inputs[0]], sg.tensors[op.outputs[0]]
+        ins, outs = [int(v) for v in x.shape], [int(v) for v in y.shape]
+        exact = (len(ins) == 4 and len(outs) == 4 and ins[0] == outs[0] == 1 and ins[3] == outs[3]
+                 and outs[1] % ins[1] == 0 and outs[2] % ins[2] == 0 and not op.builtinOptions.alignCorners
+                 and _same_grid(x, y))
+        if not exact:
+            return None
+        return _repeat_ops(model, int(op.inputs[0]), int(op.outputs[0]), (outs[1] // ins[1], outs[2] // ins[2]))
+
+    return _rewrite_ops(model_bytes, schema.BuiltinOperator.RESIZE_NEAREST_NEIGHBOR, replace)
 
 
 def float32_scalars(model_bytes: bytes) -> bytes:
@@ -180,27 +187,19 @@ def float32_scalars(model_bytes: bytes) -> bytes:
     gate, a systematic shift (a trained SiLU nano's score_s32 error vs ONNX: 3.0% of its range, 1.2% with
     it in float32, 0.4% before the gates were exported as relu6). Weights stay float16."""
     from tensorflow.lite.python import schema_py_generated as schema
-    from tensorflow.lite.tools import flatbuffer_utils as fbu
 
-    model = fbu.convert_bytearray_to_object(bytearray(model_bytes))
-    sg = model.subgraphs[0]
-    kept, changed = [], False
-    for op in sg.operators:
-        code = model.operatorCodes[op.opcodeIndex]
-        if max(code.builtinCode, code.deprecatedBuiltinCode) == schema.BuiltinOperator.DEQUANTIZE:
-            src, dst = sg.tensors[op.inputs[0]], sg.tensors[op.outputs[0]]
-            data = model.buffers[src.buffer].data
-            if src.type == schema.TensorType.FLOAT16 and data is not None and len(data) == 2:
-                value = np.frombuffer(bytes(data), np.float16).astype(np.float32)
-                if abs(float(value[0]) - 1.0 / 6.0) < 1e-3:  # the gate scale: exact in float32
-                    value = np.asarray([1.0 / 6.0], np.float32)
-                buf = schema.BufferT()
-                buf.data = np.frombuffer(value.astype("<f4").tobytes(), np.uint8)
-                model.buffers.append(buf)
-                dst.buffer, changed = len(model.buffers) - 1, True
-                continue
-        kept.append(op)
-    if not changed:
-        return model_bytes
-    sg.operators = kept
-    return bytes(fbu.convert_object_to_bytearray(model))
+    def replace(model, sg, op):
+        src, dst = sg.tensors[op.inputs[0]], sg.tensors[op.outputs[0]]
+        data = model.buffers[src.buffer].data
+        if not (src.type == schema.TensorType.FLOAT16 and data is not None and len(data) == 2):
+            return None
+        value = np.frombuffer(bytes(data), np.float16).astype(np.float32)
+        if abs(float(value[0]) - 1.0 / 6.0) < 1e-3:  # the gate scale: exact in float32
+            value = np.asarray([1.0 / 6.0], np.float32)
+        buf = schema.BufferT()
+        buf.data = np.frombuffer(value.astype("<f4").tobytes(), np.uint8)
+        model.buffers.append(buf)
+        dst.buffer = len(model.buffers) - 1
+        return []  # the constant is float32 now: its DEQUANTIZE goes
+
+    return _rewrite_ops(model_bytes, schema.BuiltinOperator.DEQUANTIZE, replace)

@@ -12,7 +12,7 @@ from torch import nn
 
 from sscma_rtmdet.config import load_config
 from sscma_rtmdet.data.coco import CocoDetection
-from sscma_rtmdet.data.demo import make_demo_dataset
+from sscma_rtmdet.synth.demo import make_demo_dataset
 from sscma_rtmdet.data.loader import TrainDataset, build_dataloader
 from sscma_rtmdet.engine.ema import ExpMomentumEMA
 from sscma_rtmdet.engine.optim import build_optimizer

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -29,6 +28,7 @@ from .guards import DivergenceGuard, grad_norm
 from .loading import load_pretrained_into, resume_into
 from .logger import Scalars, fmt_eta, setup_logger
 from .optim import build_optimizer
+from .options import TrainOptions  # noqa: F401  (the trainer's options, imported from here too)
 from .preflight import check_before_training, check_settings
 from .pretrained import resolve_weights
 from .rng import rng_state, seed_everything
@@ -38,22 +38,6 @@ from .schedule import fit_config_schedule, format_schedule_table, lr_function
 from .speed import SpeedSettings
 
 LAST_CKPT_EVERY_S = 60.0
-
-
-@dataclass
-class TrainOptions:
-    work_dir: Path
-    config_path: str = "config.py"
-    seed: int = 0
-    resume: str | None = None  # None, 'auto' or a checkpoint path
-    device: str = "auto"
-    amp: bool = True
-    progress: bool = True
-    stop_after_iters: int | None = None  # for tests: simulate a kill after N iterations
-    allow_arch_mismatch: bool = False  # load_from/--resume a checkpoint trained with another architecture
-    exist_ok: bool = False  # train into a work dir that holds another run (its files are replaced)
-    save_resume_state: bool = False  # keep optimizer/EMA/RNG state in every epoch_N.pth, not only last.pth
-    verbose: bool = False  # pycocotools' full output at each validation
 
 
 class Trainer:

@@ -1,6 +1,7 @@
 """Speed options (engine/speed.py, the image cache, foreach EMA, the AdamW kernel): each one changes how fast a
 step runs, never which samples, assignments or averages come out; bad option values are clear errors."""
 import copy
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -150,3 +151,16 @@ def test_train_speed_refuses_cuda_without_a_gpu():
                          capture_output=True, text=True, timeout=120)
     assert res.returncode == 2, res.stdout + res.stderr
     assert "no usable CUDA GPU" in res.stderr and "Traceback" not in res.stderr
+
+
+@pytest.mark.slow
+def test_gpu_check_script_runs_its_whole_path_on_cpu(tmp_path):
+    """benchmarks/gpu_check.sh --smoke: the GPU machine's script (both cases, AMP off/on) at toy sizes on CPU;
+    it prints one table per case with a ratio per variant."""
+    env = dict(os.environ, DEVICE="cpu", PYTHON=sys.executable)
+    res = subprocess.run(["bash", str(REPO / "benchmarks" / "gpu_check.sh"), "--smoke", "--data",
+                          str(tmp_path / "photo")], capture_output=True, text=True, timeout=600, env=env)
+    assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-2000:]
+    assert res.stdout.count("ratio (median, range)") == 2, res.stdout
+    for variant in ("AMP off", "defaults (AMP)"):
+        assert any(line.startswith(variant) and line.rstrip().endswith(")") for line in res.stdout.splitlines())

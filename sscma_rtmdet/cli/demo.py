@@ -28,7 +28,7 @@ def main(config, data, work_dir, epochs, imgsz, formats, threads):
     steps; the table is also written to WORK_DIR/results.md."""
     import torch
 
-    from ..config import load_config
+    from .common import run_config
     from ..synth.demo import ensure_demo_dataset
     from ..runtime.checkpoint import load_checkpoint_file
     from ..engine.trainer import Trainer, TrainOptions
@@ -39,10 +39,7 @@ def main(config, data, work_dir, epochs, imgsz, formats, threads):
     data, work = Path(data).resolve(), Path(work_dir)
     ensure_demo_dataset(data)
     h, w = imgsz
-    cfg = load_config(config, [
-        f"data_root={data}/", "num_classes=3", "train_ann_file=train/_annotations.coco.json",
-        "val_ann_file=valid/_annotations.coco.json", "train_img_prefix=train/", "val_img_prefix=valid/",
-        f"imgsz=({h},{w})", f"max_epochs={epochs}", "num_workers=2"])
+    cfg = run_config(config, [f"imgsz=({h},{w})", f"max_epochs={epochs}", "num_workers=2"], data=str(data))
     final = work / f"epoch_{epochs}.pth"
     if not (final.exists() and load_checkpoint_file(final)["meta"]["epoch"] == epochs):
         click.echo(f"== train {Path(config).name} for {epochs} epochs at {h}x{w} -> {work}")

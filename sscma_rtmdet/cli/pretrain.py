@@ -58,7 +58,7 @@ def main(config, out, set_name, data, num_train, num_valid, workers, epochs, img
 
     import torch
 
-    from ..config import load_config
+    from .common import run_config
     from ..engine.pretrained import slim_state_dict
     from ..engine.trainer import Trainer, TrainOptions
     from ..runtime import checkpoint as ckpt_io
@@ -74,11 +74,8 @@ def main(config, out, set_name, data, num_train, num_valid, workers, epochs, img
         click.echo(f"== generating the {set_name} set in {data} ({num_train} + {num_valid} images, {workers} workers)")
         make(data, num_train=num_train, num_valid=num_valid, workers=workers)
     h, w = imgsz
-    cfg = load_config(config, [
-        f"data_root={data}/", f"num_classes={len(module.CLASSES)}", "train_ann_file=train/_annotations.coco.json",
-        "val_ann_file=valid/_annotations.coco.json", "train_img_prefix=train/", "val_img_prefix=valid/",
-        f"imgsz=({h},{w})", f"max_epochs={epochs}", f"batch_size={batch_size}", f"base_lr={base_lr}",
-        "load_from=None", *cfg_options])
+    cfg = run_config(config, [f"imgsz=({h},{w})", f"max_epochs={epochs}", f"batch_size={batch_size}",
+                              f"base_lr={base_lr}", "load_from=None", *cfg_options], data=str(data))
     work = Path(work_dir or Path("work_dirs") / "pretrain" / Path(out).stem)
     metrics = Trainer(cfg, TrainOptions(work_dir=work, config_path=config, resume="auto", seed=seed,
                                         progress=not no_progress)).train()

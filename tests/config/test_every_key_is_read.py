@@ -71,12 +71,12 @@ def test_derived_names_change_what_they_derive(option, path, value):
 
 
 def test_run_time_names_are_read_by_a_run(tmp_path):
-    from _train_utils import small_dataset
-
     from sscma_rtmdet.data.build import build_coco
+    from sscma_rtmdet.synth.demo import make_demo_dataset
     from sscma_rtmdet.engine.trainer import Trainer, TrainOptions
 
-    data = small_dataset(tmp_path / "data")
+    data = tmp_path / "data"
+    make_demo_dataset(data, seed=0, num_train=8, num_valid=4, num_test=2)
     cfg = Recording(load_config(NANO, demo_options(data, max_epochs=1) + ["patience=3", "grad_clip=10.0"]))
     Trainer(cfg, TrainOptions(work_dir=tmp_path / "wd", config_path=str(NANO), progress=False)).train()
     build_coco(cfg, "test")

@@ -15,7 +15,8 @@ test_img_prefix = val_img_prefix
 
 # One preprocessing definition shared by training, evaluation, export, calibration and inference; the
 # deployment target (sscma_rtmdet/targets.py) adds how its runtime resizes (letterbox or stretch) and feeds it.
-preprocess = dict(color='bgr', mean=[103.53, 116.28, 123.675], std=[57.375, 57.12, 58.395], pad_value=114)
+# Letterbox padding: `pad_value` (default data.preprocess.DEFAULT_PAD_VALUE, mmdetection's 114).
+preprocess = dict(color='bgr', mean=[103.53, 116.28, 123.675], std=[57.375, 57.12, 58.395])
 target = 'generic'  # mmdetection's test pipeline; 'sscma-micro' for Seeed's firmware (the nano configs)
 
 # ---- schedule ---------------------------------------------------------------------------------------

@@ -1,19 +1,25 @@
 """A trained model keeps its accuracy in every exported format (small scale: the overfit model)."""
+import importlib
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
-REPO = Path(__file__).resolve().parents[2]
+
+def _tool(name: str, args) -> str:
+    """tools/<name>.py in-process (the same click command and option handling); returns its output."""
+    from sscma_rtmdet.cli.common import expand_cfg_options
+
+    main = importlib.import_module(f"sscma_rtmdet.cli.{name}").main
+    res = CliRunner().invoke(main, expand_cfg_options([str(a) for a in args]), catch_exceptions=False)
+    assert res.exit_code == 0, res.output[-3000:]
+    return res.output
 
 
 def _ap(config, model, options) -> tuple[float, float]:
-    res = subprocess.run([sys.executable, str(REPO / "tools" / "test.py"), str(config), str(model),
-                          "--cfg-options", *options, "--no-progress"], capture_output=True, text=True, timeout=900)
-    assert res.returncode == 0, res.stderr[-3000:]
-    ap, ap50 = re.search(r"bbox_mAP_copypaste: (\S+) (\S+)", res.stdout).groups()
+    out = _tool("test", [config, model, "--cfg-options", *options, "--no-progress"])
+    ap, ap50 = re.search(r"bbox_mAP_copypaste: (\S+) (\S+)", out).groups()
     return float(ap), float(ap50)
 
 
@@ -30,11 +36,9 @@ FP16_AP_TOL = 0.02
 @pytest.mark.parametrize("fixture", ["overfit_run", "overfit_run_relu_nonsquare"])
 def test_exported_files_score_like_the_checkpoint(fixture, request):
     run = request.getfixturevalue(fixture)
-    res = subprocess.run([sys.executable, str(REPO / "tools" / "export.py"), str(run["config"]), str(run["ckpt"]),
-                          "--cfg-options", *run["options"], "--format", "onnx", "tflite", "--calib-num", "4"],
-                         capture_output=True, text=True, timeout=1200)
-    assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-3000:]
-    assert "max abs error vs torch" in res.stdout and "int8 @obj" in res.stdout
+    out = _tool("export", [run["config"], run["ckpt"], "--cfg-options", *run["options"], "--format", "onnx",
+                           "tflite", "--calib-num", "4"])
+    assert "max abs error vs torch" in out and "int8 @obj" in out
     stem = run["ckpt"].with_suffix("")
     ap_pth = _ap(run["config"], run["ckpt"], run["options"])
     assert ap_pth[1] >= 0.5  # a model worth comparing

@@ -39,6 +39,7 @@ def test_tutorial_command_writes_checkpoints_config_log_and_scalars(data, tmp_pa
     assert not any(n.startswith("best_coco_bbox_mAP_epoch_") for n in names)  # one stable best.pth
     assert any(n.endswith(".log") for n in names)
     assert "bbox_mAP_copypaste" in res.stdout
+    _results_csv_matches_the_log(wd, res.stdout + res.stderr)
     ckpt = load_checkpoint_file(wd / "epoch_2.pth")
     dep = ckpt["meta"]["deployment"]
     assert dep["classes"] == ["circle", "square", "triangle"] and dep["target"] == "sscma-micro"
@@ -49,6 +50,24 @@ def test_tutorial_command_writes_checkpoints_config_log_and_scalars(data, tmp_pa
     assert list(wd.glob("tf_logs/events.out.tfevents.*"))
     dumped = load_config(wd / "rtmdet_nano_8xb32_300e_coco.py")
     assert dumped.model.head.num_classes == 3 and dumped.imgsz == (64, 64)
+
+
+def _results_csv_matches_the_log(wd, log: str) -> None:
+    """results.csv holds one row per epoch whose AP/AP50 are the validation lines of the log; plots exist."""
+    import csv
+    import re
+
+    rows = {int(r["epoch"]): r for r in csv.DictReader((wd / "results.csv").open())}
+    logged = {int(e): (float(a), float(a50)) for e, a, a50 in
+              re.findall(r"Epoch\(val\) \[(\d+)\] coco/bbox_mAP: ([\d.]+) coco/bbox_mAP_50: ([\d.]+)", log)}
+    assert sorted(rows) == [1, 2] and logged and set(logged) <= set(rows)
+    for epoch, (ap, ap50) in logged.items():
+        assert abs(float(rows[epoch]["AP"]) - ap) < 1e-4 and abs(float(rows[epoch]["AP50"]) - ap50) < 1e-4
+    for r in rows.values():
+        assert float(r["lr"]) > 0 and float(r["loss"]) > 0
+        assert abs(float(r["loss"]) - float(r["loss_cls"]) - float(r["loss_bbox"])) < 1e-4 * float(r["loss"])
+    assert {"training.png", "pr_curve.png", "confusion_matrix.png", "per_class_ap.png",
+            "val_predictions.png"} <= {p.name for p in (wd / "plots").iterdir()}
 
 
 def test_resume_after_kill_matches_uninterrupted_run(data, tmp_path):

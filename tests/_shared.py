@@ -34,3 +34,16 @@ def demo_options(data_root: Path, **extra) -> list[str]:
                  warmup_iters=2, val_interval=1, log_interval=1)
     small.update(extra)
     return opts + [f"{k}={v}" for k, v in small.items()]
+
+
+def run_tool(name: str, args) -> "click.testing.Result":
+    """tools/<name>.py in-process (the same click command, with the tools' multi-value option handling);
+    returns the click result."""
+    import importlib
+
+    from click.testing import CliRunner
+
+    from sscma_rtmdet.cli.common import expand_cfg_options
+
+    main = importlib.import_module(f"sscma_rtmdet.cli.{name}").main
+    return CliRunner().invoke(main, expand_cfg_options([str(a) for a in args]), catch_exceptions=False)

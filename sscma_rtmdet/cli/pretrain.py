@@ -35,8 +35,8 @@ SETS = {"glyphs": (3000, 200), "broad": (6000, 300)}  # --set -> default train /
 @click.option("--batch-size", default=32, show_default=True, type=click.IntRange(min=1))
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--threads", type=click.IntRange(min=1),
-              help="torch CPU threads [default: torch's, one per core]; 1 on a CPU shared with other jobs, where "
-                   "threads waiting for each other burn the cores (README of pretrained/).")
+              help="torch CPU threads while training (sets train_threads) [default: torch's, one per core]; 1 on "
+                   "a CPU shared with other jobs, where threads waiting for each other burn the cores.")
 @cfg_options_option
 @progress_option
 @friendly_errors
@@ -56,8 +56,6 @@ def main(config, out, set_name, data, num_train, num_valid, workers, epochs, img
     """
     import sys
 
-    import torch
-
     from .common import run_config
     from ..engine.pretrained import slim_state_dict
     from ..engine.trainer import Trainer, TrainOptions
@@ -65,8 +63,6 @@ def main(config, out, set_name, data, num_train, num_valid, workers, epochs, img
 
     from ..synth import generated_set
 
-    if threads:
-        torch.set_num_threads(threads)
     module, make = generated_set(set_name)
     num_train, num_valid = num_train or SETS[set_name][0], num_valid or SETS[set_name][1]
     data = Path(data or f"datasets/{set_name}").resolve()
@@ -74,8 +70,9 @@ def main(config, out, set_name, data, num_train, num_valid, workers, epochs, img
         click.echo(f"== generating the {set_name} set in {data} ({num_train} + {num_valid} images, {workers} workers)")
         make(data, num_train=num_train, num_valid=num_valid, workers=workers)
     h, w = imgsz
+    threads_opt = [f"train_threads={threads}"] if threads else []
     cfg = run_config(config, [f"imgsz=({h},{w})", f"max_epochs={epochs}", f"batch_size={batch_size}",
-                              f"base_lr={base_lr}", "load_from=None", *cfg_options], data=str(data))
+                              f"base_lr={base_lr}", "load_from=None", *threads_opt, *cfg_options], data=str(data))
     work = Path(work_dir or Path("work_dirs") / "pretrain" / Path(out).stem)
     metrics = Trainer(cfg, TrainOptions(work_dir=work, config_path=config, resume="auto", seed=seed,
                                         progress=not no_progress)).train()

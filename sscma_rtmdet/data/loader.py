@@ -74,7 +74,6 @@ class TrainDataset(Dataset):
                         f"{self.coco.image_path(int(index))} (every box fell outside the crop); check the "
                         f"boxes in {self.coco.ann_path} and RandomCrop.crop_size")
 
-
     def source(self, idx: int) -> dict:
         """`coco[idx]` as the pipeline takes it (stretched for a 'stretch' target); from the cache when held.
         The caller owns the arrays (cached ones are copied)."""

@@ -2,25 +2,15 @@
 3.3.0's algorithm, one image at a time, over that image's candidates)."""
 from __future__ import annotations
 
-from typing import NamedTuple
-
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from sscma_rtmdet.criterion.assigner import AssignResult
 from sscma_rtmdet.ops import bbox_overlaps
 
 _EPS = 1e-7
 _INF = 100000000.0  # mmdet marks non-candidate priors' overlap as -INF
-
-
-class AssignResult(NamedTuple):
-    """gt_inds (P,) long: 0 background, k means GT k-1; labels (P,) long: -1 background;
-    max_overlaps (P,) float: IoU with the assigned GT; for the others 0 when nothing could be matched
-    (no GT, no candidate), else mmdet's -1e8."""
-    gt_inds: Tensor
-    labels: Tensor
-    max_overlaps: Tensor
 
 
 class DynamicSoftLabelAssigner:

@@ -9,10 +9,9 @@ import shutil
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
 import _formats_writers as fw
-from _shared import NANO, OVERFIT_SEED
+from _shared import NANO, OVERFIT_SEED, run_tool
 
 AP = re.compile(r"bbox_mAP_copypaste: ([\d.]+) ([\d.]+)")
 
@@ -71,9 +70,7 @@ def demo_in_every_format(tmp_path_factory):
 
 
 def _test_ap(args) -> tuple[float, float]:
-    from sscma_rtmdet.cli.test import main
-
-    res = CliRunner().invoke(main, [str(a) for a in args] + ["--no-progress"], catch_exceptions=False)
+    res = run_tool("test", [*args, "--no-progress"])
     assert res.exit_code == 0, res.output[-3000:]
     ap, ap50 = AP.findall(res.output)[-1]
     return float(ap), float(ap50)
@@ -91,14 +88,11 @@ def test_yolo_and_voc_score_the_same_ap_as_coco(overfit_run, demo_in_every_forma
 
 @pytest.mark.parametrize("name", ["yolo_roboflow", "voc_roboflow"])
 def test_training_from_yolo_and_voc(name, demo_in_every_format, tmp_path, monkeypatch):
-    from sscma_rtmdet.cli.common import expand_cfg_options
-    from sscma_rtmdet.cli.train import main
-
     monkeypatch.setenv("SSCMA_RTMDET_CACHE", str(tmp_path / "cache"))
     work = tmp_path / "wd"
     args = [NANO, "--data", str(demo_in_every_format[name]), "--epochs", "1", "--imgsz", "64", "--batch", "4",
             "--work-dir", str(work), "--no-progress", "--cfg-options", "num_workers=0"]
-    res = CliRunner().invoke(main, expand_cfg_options([str(a) for a in args]), catch_exceptions=False)
+    res = run_tool("train", args)
     assert res.exit_code == 0, res.output[-3000:]
     assert (work / "best.pth").is_file() and (work / "results.csv").is_file()
     header, row = (work / "results.csv").read_text().splitlines()

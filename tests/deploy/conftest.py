@@ -6,19 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from _shared import NANO
-
-
-def run_tool(name: str, args: list[str]):
-    """tools/<name>.py in-process, with the tools' multi-value option handling; returns the click result."""
-    import importlib
-
-    from sscma_rtmdet.cli.common import expand_cfg_options
-
-    main = importlib.import_module(f"sscma_rtmdet.cli.{name}").main
-    return CliRunner().invoke(main, expand_cfg_options([str(a) for a in args]), catch_exceptions=False)
+from _shared import NANO, run_tool
 
 
 def dataset_with_classes(root: Path, num_classes: int) -> Path:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import sscma_firmware as fw
-from conftest import run_tool
+from _shared import run_tool
 
 pytestmark = pytest.mark.slow
 

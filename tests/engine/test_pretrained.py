@@ -65,3 +65,24 @@ def test_resume_with_nothing_to_resume_starts_from_load_from(tmp_path):
     trainer = Trainer(cfg, TrainOptions(work_dir=tmp_path / "new", resume="auto", progress=False))
     key = "backbone.stem.0.conv.weight"
     torch.testing.assert_close(trainer.ema.module.state_dict()[key], shipped[key].float())
+
+
+def test_pretrain_command_writes_weights_with_its_recipe(tmp_path):
+    """tools/pretrain.py on a tiny glyph set: weights for load_from, the recipe in meta, --threads reaching the
+    trainer as train_threads; --threads 0 is a usage error naming the option."""
+    from _shared import NANO, run_tool
+
+    from sscma_rtmdet.config import load_config
+    from sscma_rtmdet.runtime.checkpoint import load_checkpoint_file
+
+    out, work = tmp_path / "w.pth", tmp_path / "wd"
+    res = run_tool("pretrain", [NANO, "--out", out, "--data", tmp_path / "glyphs", "--num-train", 8,
+                                "--num-valid", 2, "--workers", 1, "--epochs", 1, "--imgsz", 64, 64,
+                                "--batch-size", 4, "--work-dir", work, "--threads", 1, "--no-progress",
+                                "--cfg-options", "num_workers=0"])
+    assert res.exit_code == 0, res.output[-3000:]
+    meta = load_checkpoint_file(out)["meta"]
+    assert meta["pretrain"]["command"].startswith("python tools/pretrain.py")  # the recipe (argv of the process)
+    assert load_config(work / NANO.name).train_threads == 1
+    bad = run_tool("pretrain", [NANO, "--out", out, "--threads", 0])
+    assert bad.exit_code == 2 and "--threads" in bad.output

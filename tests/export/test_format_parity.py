@@ -1,18 +1,13 @@
 """A trained model keeps its accuracy in every exported format (small scale: the overfit model)."""
-import importlib
 import re
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
+from _shared import run_tool
 
 
 def _tool(name: str, args) -> str:
-    """tools/<name>.py in-process (the same click command and option handling); returns its output."""
-    from sscma_rtmdet.cli.common import expand_cfg_options
-
-    main = importlib.import_module(f"sscma_rtmdet.cli.{name}").main
-    res = CliRunner().invoke(main, expand_cfg_options([str(a) for a in args]), catch_exceptions=False)
+    res = run_tool(name, args)
     assert res.exit_code == 0, res.output[-3000:]
     return res.output
 

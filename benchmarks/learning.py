@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/learning.py [--dataset photo_objects|everyday] [--data DIR] [--epochs 50 --epochs 100]
         [--config configs/rtmdet_nano_8xb32_300e_coco.py --config configs/rtmdet_nano_8xb32_300e_coco_relu.py]
-        [--work-dir work_dirs/learning] [--int8] [--repo DIR]
+        [--work-dir work_dirs/learning] [--int8] [--repo DIR] [--set precision='float32']
 
 Two benchmarks of different kinds, each generated if missing (into datasets/<name> unless --data):
 `photo_objects` (the default; `tools/make_photo_dataset.py`: 300 + 100 photos from the scikit-image wheel,
@@ -56,10 +56,11 @@ def val_curve(log_text: str) -> list[tuple[int, float, float]]:
 DATASETS = ("photo_objects", "everyday")  # sets of sscma_rtmdet.synth; a run's folder is WORK_DIR/<tag>[_<set>]_...
 
 
-def one_run(repo: Path, config: str, data: Path, epochs: int, work: Path, num_classes: int, int8: bool) -> dict:
+def one_run(repo: Path, config: str, data: Path, epochs: int, work: Path, num_classes: int, int8: bool,
+            extra: tuple[str, ...] = ()) -> dict:
     py = sys.executable
     work.mkdir(parents=True, exist_ok=True)
-    opts = tutorial_options(data, epochs, num_classes)
+    opts = tutorial_options(data, epochs, num_classes) + list(extra)
     ckpt = work / f"epoch_{epochs}.pth"
     seconds = None
     if not ckpt.exists():
@@ -102,7 +103,9 @@ def format_rows(rows: list[dict]) -> str:
 @click.option("--repo", default=str(ROOT), show_default=True, type=click.Path(file_okay=False, exists=True),
               help="Checkout whose tools/ run (same Python).")
 @click.option("--int8", is_flag=True, help="Also export int8 TFLite and score it.")
-def main(dataset, data, configs, epoch_list, work_dir, repo, int8):
+@click.option("--set", "extra", multiple=True, metavar="KEY=VALUE",
+              help="Extra --cfg-options for every run (e.g. precision='float32' for an A/B); tagged in folder names.")
+def main(dataset, data, configs, epoch_list, work_dir, repo, int8, extra):
     from sscma_rtmdet.synth import generated_set
     from sscma_rtmdet.utils.fileio import atomic_write_text
 
@@ -111,14 +114,16 @@ def main(dataset, data, configs, epoch_list, work_dir, repo, int8):
     repo, work = Path(repo).resolve(), Path(work_dir).resolve()
     if not (data / "valid" / "_annotations.coco.json").exists():
         make(data, workers=2)
-    tag = "this" if repo == ROOT else repo.name
+    tag = ("this" if repo == ROOT else repo.name) + "".join(
+        "_" + "".join(ch for ch in e if ch.isalnum() or ch in "=.") for e in extra)
     prefix = tag if dataset == "photo_objects" else f"{tag}_{dataset}"  # photo_objects: the folders of before
     rows = []
     for config in configs:
         for epochs in epoch_list:
             sub = work / f"{prefix}_{Path(config).stem}_e{epochs}"
             click.echo(f"== {tag}: {dataset}, {config}, {epochs} epochs -> {sub}")
-            row = one_run(repo, config, data, epochs, sub, num_classes=len(module.CLASSES), int8=int8)
+            row = one_run(repo, config, data, epochs, sub, num_classes=len(module.CLASSES), int8=int8,
+                          extra=extra)
             rows.append(dict(row, repo=tag, dataset=dataset))
             click.echo(format_rows(rows[-1:]))
     table = format_rows(rows)

@@ -13,6 +13,7 @@ is given as shares of its forward / backward phases (the profiler's own overhead
 from __future__ import annotations
 
 import statistics
+from contextlib import nullcontext
 import sys
 import tempfile
 import time
@@ -39,7 +40,8 @@ def _trainer(repo: Path, config: str, imgsz: int, batch: int, data: Path, work: 
 
 
 def _step(tr, batch: dict, t: dict, rec):
-    """One training step, phase by phase (the trainer's _step without AMP/guards); times added to t."""
+    """One training step, phase by phase (the trainer's _step without guards, in its speed settings:
+    memory format and autocast); times added to t."""
     import torch
 
     from sscma_rtmdet.engine.guards import grad_norm
@@ -56,9 +58,15 @@ def _step(tr, batch: dict, t: dict, rec):
     model = getattr(tr, "train_model", None)
     model = tr.model if model is None else model
     inputs = phase("normalize", lambda: tr.preprocess.normalize(batch["inputs"]))
-    if getattr(tr, "channels_last", False):
-        inputs = inputs.contiguous(memory_format=torch.channels_last)
-    cls, box = phase("forward", lambda: model(inputs))
+    speed = getattr(tr, "speed", None)  # engine/speed.py (absent in checkouts before it)
+    if speed is not None:
+        inputs = speed.inputs(inputs)
+
+    def forward():
+        with speed.autocast() if speed is not None else nullcontext():
+            c, b = model(inputs)
+        return [x.float() for x in c], [x.float() for x in b]
+    cls, box = phase("forward", forward)
     targets = crit._targets
     assign_s = [0.0]
 
@@ -131,7 +139,6 @@ def op_split(prof) -> dict[str, dict[str, float]]:
 def profile(tr, batches: list, steps: int) -> tuple[dict, dict]:
     import torch
     from torch.profiler import ProfilerActivity, record_function
-    from contextlib import nullcontext
 
     tr.model.train()
     for g in tr.optimizer.param_groups:

@@ -11,8 +11,9 @@ jobs put on a shared machine falls on every variant alike; the table gives the m
 "train img/s" is images over the timed epochs' wall time; "step img/s" counts the time inside the step only.
 
 Variants: `before` = every speed option of engine/speed.py off (the settings before issue 20: NCHW,
-for-loop AdamW, no image cache, torch's default threads), `+option` = that option alone on top of it,
-`defaults` = the config's defaults now. `--baseline-repo` adds `repo-before` (that checkout's code, e.g. the
+for-loop AdamW, no image cache, float32, torch's default threads), `+option` = that option alone on top of it,
+`defaults` = the config's defaults now (bfloat16 autocast where the CPU has AMX/AVX512-BF16; the bfloat16
+variant is skipped on CPUs without it), `defaults + compile` = torch.compile on top (not a default: slower here). `--baseline-repo` adds `repo-before` (that checkout's code, e.g. the
 commit before the speed work) as the reference. `--device cuda` runs the GPU cases (AMP, compile); it is an
 error without a usable GPU.
 """
@@ -30,7 +31,7 @@ from pathlib import Path
 import click
 
 ROOT = Path(__file__).resolve().parents[1]
-BEFORE = dict(channels_last=False, optimizer_impl="for-loop", image_cache_mb=0)
+BEFORE = dict(channels_last=False, optimizer_impl="for-loop", image_cache_mb=0, precision="float32")
 CASES = {  # name: (config, imgsz, batch)
     "nano192": ("rtmdet_nano_8xb32_300e_coco_relu.py", 192, 32),
     "nano192-silu": ("rtmdet_nano_8xb32_300e_coco.py", 192, 32),
@@ -41,7 +42,10 @@ CPU_VARIANTS = {
     "+channels_last": dict(BEFORE, channels_last=True),
     "+fused AdamW": dict(BEFORE, optimizer_impl="fused"),
     "+image cache": dict(BEFORE, image_cache_mb=1024),
+    "+bfloat16 autocast": dict(BEFORE, precision="bfloat16"),
     "defaults": {},
+    "defaults, float32": dict(precision="float32"),
+    "defaults + compile": dict(compile_model=True),
     "defaults, 1 thread": dict(train_threads=1),
     "defaults, 1 worker": dict(num_workers=1),
     "defaults, 0 workers": dict(num_workers=0),
@@ -138,6 +142,12 @@ def check_device(device: str) -> None:
                                    "run it on a GPU machine, or use --device cpu")
 
 
+def _native_bf16() -> bool:
+    sys.path.insert(0, str(ROOT))
+    from sscma_rtmdet.engine.speed import cpu_has_bf16
+    return cpu_has_bf16()
+
+
 def ensure_data(data: Path, smoke: bool) -> Path:
     """The photo set (or, for --smoke, 16 demo images) under `data`, generated when missing."""
     sys.path.insert(0, str(ROOT))
@@ -182,6 +192,10 @@ def main(device, cases, rounds, epochs, variants, baseline_repo, data, timeout, 
         raise click.UsageError(f"--variant {sorted(unknown)}: unknown; choose from {list(table_of)}")
     chosen = {k: v for k, v in table_of.items() if (not variants or k in variants)
               and not (smoke and v.get("compile_model"))}
+    if device == "cpu" and not _native_bf16():
+        chosen = {k: v for k, v in chosen.items() if v.get("precision") != "bfloat16"}
+        click.echo("note: this CPU has no native bfloat16 (AMX/AVX512-BF16): the bfloat16 variant is left out "
+                   "and 'defaults' run in float32")
     if workers is None and device == "cuda":
         workers = os.cpu_count() or 2
     extra = {} if workers is None else {"num_workers": workers}

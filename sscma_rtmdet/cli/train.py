@@ -27,7 +27,8 @@ from .common import (CONTEXT, arch_mismatch_option, cfg_options_option, data_opt
 @device_option
 @click.option("--threads", type=click.IntRange(min=1), default=None,
               help="CPU threads for torch while training (sets train_threads) [default: all cores].")
-@click.option("--no-amp", is_flag=True, help="Disable mixed precision on CUDA (on by default there).")
+@click.option("--no-amp", is_flag=True, help="Train in float32: no float16 autocast on CUDA, no bfloat16 on a CPU with "
+              "AMX/AVX512-BF16 (both on by default; config name precision).")
 @progress_option
 @verbose_option
 @arch_mismatch_option

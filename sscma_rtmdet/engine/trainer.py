@@ -87,7 +87,7 @@ class Trainer:
         self.deployment = Deployment.from_config(cfg, self.classes)
         self.preprocess = self.deployment.preprocess
         pad = self.preprocess.pad_value
-        self.speed = SpeedSettings.from_config(cfg, self.device).apply_threads()  # engine/speed.py
+        self.speed = SpeedSettings.from_config(cfg, self.device, self.opts.amp).apply_threads()  # engine/speed.py
         self.train_set = TrainDataset(
             self.train_coco, build_pipeline(cfg.train_pipeline, "train_pipeline", pad),
             build_pipeline(cfg.train_pipeline_stage2, "train_pipeline_stage2", pad), seed=self.opts.seed,
@@ -103,9 +103,15 @@ class Trainer:
             self.model = torch.nn.parallel.DistributedDataParallel(model, device_ids=ids)
         self.criterion = build_criterion(cfg.criterion, len(self.classes))
         self.optimizer = build_optimizer(unwrap(self.model), cfg, float(cfg.base_lr), **self.speed.optimizer_kwargs())
-        self.forward = self.speed.forward_fn(self.model)
-        self.use_amp = self.opts.amp and self.device.startswith("cuda")
-        self.scaler = torch.amp.GradScaler("cuda", enabled=self.use_amp)
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.speed.grad_scaling)
+
+    @property
+    def forward(self):
+        """What the step calls: `self.model`, compiled when compile_model (once per model object, so a
+        subclass that swaps the model, as QAT does, trains the model it set)."""
+        if getattr(self, "_forward_of", None) is not self.model:
+            self._forward, self._forward_of = self.speed.forward_fn(self.model), self.model
+        return self._forward
 
     def _loader(self, epoch: int):
         self.train_set.set_epoch(epoch, use_stage2=epoch >= self.fitted.stage2_epoch)
@@ -139,6 +145,7 @@ class Trainer:
                       f"imgsz {self.imgsz}, {max_epochs} epochs, device {self.device}, "
                       f"world size {self.dist.world_size}, target {self.deployment.target} "
                       f"({self.preprocess.resize}), work dir {self.work_dir}")
+        self.log.info(f"speed: {self.speed.describe()}")
         self.log.info("schedule (names given in --cfg-options are used as given):\n"
                       + format_schedule_table(fitted.rows))
         metrics: dict = {}
@@ -205,7 +212,7 @@ class Trainer:
 
     def _step(self, batch: dict) -> dict:
         inputs = self.speed.inputs(self.preprocess.normalize(batch["inputs"].to(self.device, non_blocking=True)))
-        with torch.autocast("cuda", enabled=self.use_amp):
+        with self.speed.autocast():
             cls_scores, bbox_preds = self.forward(inputs)
         out = self.criterion([c.float() for c in cls_scores], [b.float() for b in bbox_preds],
                              batch["gt_boxes"], batch["gt_labels"], tuple(inputs.shape[-2:]))  # moved to device there

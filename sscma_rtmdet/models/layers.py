@@ -40,8 +40,12 @@ class ConvModule(nn.Module):
         # torch defaults (momentum 0.1, eps 1e-5) are what mmdet's RTMDet configs use
         self.bn = nn.BatchNorm2d(out_ch)
         self.act = build_act(act)
+        self.float32_in_autocast = False  # set by engine/speed.py where a dtype is slower than float32
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.float32_in_autocast and torch.is_autocast_enabled(x.device.type):
+            with torch.autocast(x.device.type, enabled=False):
+                return self.act(self.bn(self.conv(x.float())))
         return self.act(self.bn(self.conv(x)))
 
 

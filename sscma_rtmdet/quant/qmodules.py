@@ -18,22 +18,12 @@ from torch import nn
 
 from ..errors import ConfigError
 from ..export.int8 import SILU_INPUT_FLOOR
+from ..models.fuse import fold_bn
 from ..models.layers import CSPLayer, CSPNeXtBlock, ChannelAttention, ConvModule, SPPBottleneck
 from ..models.pafpn import CSPNeXtPAFPN
 from .fake_quant import ActQuant, fake_quant_weight
 
 SIGMOID_QPARAMS = (1.0 / 256.0, -128)  # TFLite's fixed int8 grid of LOGISTIC outputs
-
-
-def fold_bn(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> tuple[torch.Tensor, torch.Tensor]:
-    """Conv weight (O, I/g, k, k) and bias (O,) with BN (running statistics) folded in."""
-    std = torch.sqrt(bn.running_var + bn.eps)
-    factor = bn.weight / std
-    weight = conv.weight * factor.view(-1, 1, 1, 1)
-    bias = bn.bias - bn.running_mean * factor
-    if conv.bias is not None:
-        bias = bias + conv.bias * factor
-    return weight, bias
 
 
 class QConvModule(ConvModule):

@@ -12,6 +12,7 @@ model.
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -69,6 +70,12 @@ class QATTrainer(Trainer):
 
     def _build(self) -> None:
         super()._build()
+        # fake quantization rounds to int8 grids: the steps must be computed in float32, not autocast
+        if str(self.cfg.get("precision", "auto")) not in ("auto", "float32"):
+            raise ConfigError(f"precision={self.cfg.get('precision')!r}: QAT trains in float32 (its fake "
+                              "quantization rounds to exact int8 grids); drop the option or use 'float32'")
+        self.speed = replace(self.speed, precision="float32", precision_reason="float32 (QAT's fake quantization)")
+        self.scaler = torch.amp.GradScaler("cuda", enabled=False)
         model, meta = load_model(self.source_checkpoint, self.device, cfg=self.cfg,
                                  allow_arch_mismatch=self.opts.allow_arch_mismatch)
         trained = Deployment.from_dict(meta["deployment"], str(self.source_checkpoint))

@@ -14,7 +14,8 @@ RUN_TIME = {"num_classes", "imgsz", "data_root", "train_ann_file", "train_img_pr
             "weight_decay", "warmup_iters", "warmup_max_ratio", "warmup_ratio", "min_lr_ratio", "val_interval",
             "val_count", "save_interval", "max_keep_ckpts", "grad_clip", "log_interval", "load_from", "model",
             "criterion", "test_cfg", "train_pipeline", "train_pipeline_stage2", "optimizer", "ema", "patience",
-            "channels_last", "compile_model", "train_threads", "optimizer_impl", "image_cache_mb", "pin_memory"}
+            "precision", "channels_last", "compile_model", "train_threads", "optimizer_impl", "image_cache_mb",
+            "pin_memory"}
 # read by tools/test.py --split test (the test split)
 TEST_SPLIT = {"test_ann_file", "test_img_prefix"}
 # consumed while the config loads: (option, path in the loaded config, value it must produce)

@@ -20,7 +20,7 @@ def test_training_on_cuda_with_amp(tmp_path):
     cfg = load_config(NANO, tutorial_options(data) + ["max_epochs=1"])
     trainer = Trainer(cfg, TrainOptions(work_dir=tmp_path / "wd", config_path=str(NANO), device="cuda",
                                         progress=False))
-    assert trainer.device.startswith("cuda") and trainer.use_amp
+    assert trainer.device.startswith("cuda") and trainer.speed.precision == "float16" and trainer.speed.grad_scaling
     trainer.train()
     ckpt = load_checkpoint_file(tmp_path / "wd" / "epoch_1.pth")
     assert all(torch.isfinite(v.float()).all() for v in ckpt["state_dict"].values() if v.is_floating_point())

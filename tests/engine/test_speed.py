@@ -17,6 +17,7 @@ from sscma_rtmdet.synth.demo import make_demo_dataset
 from sscma_rtmdet.data.loader import TrainDataset, build_dataloader
 from sscma_rtmdet.engine.ema import ExpMomentumEMA
 from sscma_rtmdet.engine.optim import build_optimizer
+from sscma_rtmdet.engine import speed
 from sscma_rtmdet.engine.speed import SpeedSettings
 from sscma_rtmdet.errors import ConfigError
 
@@ -32,6 +33,32 @@ def test_defaults_and_bad_values_name_the_option():
                        ("channels_last", "yes"), ("pin_memory", "always")):
         with pytest.raises(ConfigError, match=key):
             SpeedSettings.from_config({key: value}, "cpu")
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_precision_auto_follows_the_device_and_no_amp_wins(monkeypatch, native):
+    monkeypatch.setattr(speed, "cpu_has_bf16", lambda: native)
+    cpu = SpeedSettings.from_config({}, "cpu")
+    assert cpu.precision == ("bfloat16" if native else "float32") and not cpu.grad_scaling
+    assert ("AMX" in cpu.precision_reason) == native and cpu.precision_reason in cpu.describe()
+    gpu = SpeedSettings.from_config({}, "cuda:0")
+    assert gpu.precision == "float16" and gpu.grad_scaling and gpu.device_type == "cuda"
+    for device in ("cpu", "cuda"):
+        assert SpeedSettings.from_config({}, device, amp=False).precision == "float32"
+    explicit = SpeedSettings.from_config({"precision": "bfloat16"}, "cpu")
+    assert explicit.precision == "bfloat16" and ("emulated" in explicit.precision_reason) != native
+    assert SpeedSettings.from_config({"precision": "float32"}, "cpu").precision == "float32"
+    for bad in ("float16", "fp8"):
+        with pytest.raises(ConfigError, match="precision"):
+            SpeedSettings.from_config({"precision": bad}, "cpu")
+
+
+def test_autocast_runs_the_forward_in_the_chosen_dtype():
+    conv = nn.Conv2d(3, 4, 3)
+    x = torch.randn(1, 3, 8, 8)
+    for precision, dtype in (("bfloat16", torch.bfloat16), ("float32", torch.float32)):
+        with SpeedSettings(precision=precision).autocast():
+            assert conv(x).dtype == dtype
 
 
 def _tiny_model():  # ConvModule-like: no conv bias before BN (its gradient would be pure rounding noise)

@@ -70,8 +70,9 @@ def _results_csv_matches_the_log(wd, log: str) -> None:
             "val_predictions.png"} <= {p.name for p in (wd / "plots").iterdir()}
 
 
-def test_resume_after_kill_matches_uninterrupted_run(data, tmp_path):
-    extra = dict(max_epochs=3, val_interval=10, batch_size=2)  # 4 iterations per epoch
+@pytest.mark.parametrize("precision", ["float32", "bfloat16"])
+def test_resume_after_kill_matches_uninterrupted_run(data, tmp_path, precision):
+    extra = dict(max_epochs=3, val_interval=10, batch_size=2, precision=precision)  # 4 iterations per epoch
     _train(data, tmp_path / "full", **extra)
     # "Kill" in the middle of epoch 2 (iteration 6 of 12), then resume from the work dir.
     assert _train(data, tmp_path / "cut", stop=6, **extra) == {"stopped": True}

@@ -52,6 +52,12 @@ def test_qat_exports_learned_int8(tiny_run_scratch, tmp_path, monkeypatch):
     # start and the fine-tuned state, scored both files and kept the better one
     log = (work / next(work.glob("*.log")).name).read_text()
     assert "QAT start = PTQ" in log and "QAT start (calibrated, before fine-tuning)" in log
+    assert "speed: float32 (QAT's fake quantization)" in log  # never autocast, whatever the CPU
+    # the fine-tuning steps train the fake-quant model itself (its weights move away from the start state)
+    start = torch.load(work / "qat_start.pth", map_location="cpu", weights_only=True)["state_dict"]
+    tuned = torch.load(work / "last.pth", map_location="cpu", weights_only=True)["resume"]["model"]
+    moved = [k for k, v in start.items() if k.endswith("conv.weight") and not torch.equal(v, tuned[k])]
+    assert len(moved) > 10, "QAT steps left the fake-quant model's weights unchanged"
     cands = q["candidates"]
     assert [c["epoch"] for c in cands] == [0, 1] and [c["which"] for c in cands] == ["start", "tuned"]
     assert all(c["file_mAP"] is not None for c in cands)
@@ -76,7 +82,9 @@ def test_qat_exports_learned_int8(tiny_run_scratch, tmp_path, monkeypatch):
             lo = SILU_INPUT_FLOOR
         scale, zp = qparams_from_range(lo, hi)
         got_scale, got_zp = details[tensor]
-        assert got_scale == pytest.approx(scale, rel=1e-5) and got_zp == zp, (tensor, quantizer)
+        # rel 1e-3: since QAT steps really train the fake-quant model, one box grid differs from best.pth's range
+        # by 1.5e-4 (open, docs/design.md "QAT"); a wrong tensor-to-quantizer mapping differs by far more
+        assert got_scale == pytest.approx(scale, rel=1e-3) and got_zp == zp, (tensor, quantizer)
         checked += 1
     assert checked >= 30
     assert "bbox_mAP: qat_model_test.tflite" in res.output

@@ -105,10 +105,12 @@ ema = dict(momentum=0.0002, gamma=2000)
 patience = None  # early stopping: stop after this many validations without a new best AP (None: never)
 
 # ---- speed ------------------------------------------------------------------------------------------
-# How a training step runs, not what it learns (engine/speed.py; measured in docs/speed.md and by
+# How a training step runs, not what it learns (engine/speed.py; measured in docs/design.md and by
 # benchmarks/train_speed.py). Each setting keeps resume bit-exact; results differ only by float rounding.
+# forward autocast: 'auto' = float16 on CUDA, bfloat16 on a CPU with AMX/AVX512-BF16, else 'float32'
+precision = 'auto'
 channels_last = True  # NHWC activations and weights while training: oneDNN's (CPU) and cuDNN's fast layout
-compile_model = False  # torch.compile (inductor) the training forward: minutes of compiling; no CPU gain measured
+compile_model = False  # torch.compile (inductor): ~1 min compiling per batch shape, a net loss on short CPU runs
 train_threads = None  # torch intra-op threads while training (None: torch's default, one per core)
 optimizer_impl = 'fused'  # AdamW kernel: 'fused' (one kernel over all tensors), 'foreach' or 'for-loop'
 image_cache_mb = 1024  # decoded (and stretched) training images kept in memory, shared with the workers; 0: off

@@ -13,10 +13,10 @@ is given as shares of its forward / backward phases (the profiler's own overhead
 from __future__ import annotations
 
 import statistics
-from contextlib import nullcontext
 import sys
 import tempfile
 import time
+from contextlib import nullcontext
 from collections import defaultdict
 from pathlib import Path
 

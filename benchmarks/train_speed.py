@@ -13,8 +13,9 @@ jobs put on a shared machine falls on every variant alike; the table gives the m
 Variants: `before` = every speed option of engine/speed.py off (the settings before issue 20: NCHW,
 for-loop AdamW, no image cache, float32, torch's default threads), `+option` = that option alone on top of it,
 `defaults` = the config's defaults now (bfloat16 autocast where the CPU has AMX/AVX512-BF16; the bfloat16
-variant is skipped on CPUs without it), `defaults + compile` = torch.compile on top (not a default: slower here). `--baseline-repo` adds `repo-before` (that checkout's code, e.g. the
-commit before the speed work) as the reference. `--device cuda` runs the GPU cases (AMP, compile); it is an
+variant is skipped on CPUs without it), `defaults + compile` = torch.compile on top (not a default: slower
+here). `--baseline-repo` adds `repo-before` (that checkout's code, e.g. the commit before the speed work) as
+the reference. `--device cuda` runs the GPU cases (AMP, compile); it is an
 error without a usable GPU.
 """
 from __future__ import annotations

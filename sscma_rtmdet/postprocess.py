@@ -100,11 +100,9 @@ def _decode_image(cls_levels: list[Tensor], box_levels: list[Tensor], priors: li
         # mmdet's min_bbox_size=0: degenerate boxes never reach NMS
         ok = (boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])
         boxes, scores, labels = boxes[ok], scores[ok], labels[ok]
-        keep = batched_nms(boxes, scores, labels, float(cfg["iou_threshold"]))
+        keep = batched_nms(boxes, scores, labels, float(cfg["iou_threshold"]), cfg["max_per_img"])
     else:
-        keep = sscma_nms(boxes, scores, labels, float(cfg["iou_threshold"]))
-    if cfg["max_per_img"] is not None:
-        keep = keep[: int(cfg["max_per_img"])]
+        keep = sscma_nms(boxes, scores, labels, float(cfg["iou_threshold"]), cfg["max_per_img"])
     return dict(boxes=boxes[keep], scores=scores[keep], labels=labels[keep].to(torch.int64, copy=False))
 
 

@@ -13,7 +13,7 @@ SETS = {"glyphs": (3000, 200), "broad": (6000, 300)}  # --set -> default train /
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("config", type=click.Path(dir_okay=False, exists=True))
 @click.option("--out", required=True, type=click.Path(dir_okay=False),
-              help="The weights file to write, e.g. pretrained/rtmdet_nano_silu_glyphs.pth.")
+              help="The weights file to write, e.g. pretrained/rtmdet_nano_silu_broad.pth.")
 @click.option("--set", "set_name", type=click.Choice(sorted(SETS)), default="glyphs", show_default=True,
               help="Generated set: glyphs (36 characters on procedural textures) or broad (72 classes: glyphs, "
                    "shapes, objects of parts, cut-outs; distractors, occlusion, blur, noise).")
@@ -48,11 +48,11 @@ def main(config, out, set_name, data, num_train, num_valid, workers, epochs, img
     \b
     OUT keeps the EMA weights (backbone, neck, head; the per-class layers are skipped when loaded for another
     class count) in float16, with the recipe (this command, dataset, epochs, final val AP) in its metadata.
-    The nano configs ship pretrained/ files made by:
-      python tools/pretrain.py configs/rtmdet_nano_8xb32_300e_coco.py --out pretrained/rtmdet_nano_silu_glyphs.pth
-      python tools/pretrain.py configs/rtmdet_nano_8xb32_300e_coco_relu.py \\
-        --out pretrained/rtmdet_nano_relu_glyphs.pth
-    --set broad pretrains on the broad set (any config, the MobileNetV4 one included).
+    The nano configs ship pretrained/ files made by glyph runs and then, from those, broad runs, e.g.:
+      python tools/pretrain.py configs/rtmdet_nano_8xb32_300e_coco_relu.py --set broad --epochs 32 \\
+        --out pretrained/rtmdet_nano_relu_broad.pth \\
+        --cfg-options load_from=pretrained/rtmdet_nano_relu_glyphs.pth stage2_num_epochs=2
+    (pretrained/README.md has each file's command). Any config can be pretrained, the MobileNetV4 one too.
     """
     import sys
 

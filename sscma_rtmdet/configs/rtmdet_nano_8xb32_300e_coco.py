@@ -12,6 +12,6 @@ warmup_iters = 2000
 mosaic_cache = 20
 mixup_cache = 10
 mixup_prob = 0.5
-# Starts from the toolkit's own pretrained weights (tools/pretrain.py on the generated glyph set; see
-# pretrained/README.md). load_from=None trains from random weights.
-load_from = 'pretrained/rtmdet_nano_silu_glyphs.pth'
+# Starts from the toolkit's own pretrained weights (tools/pretrain.py on the generated glyph set, then the
+# broad set; see pretrained/README.md). load_from=None trains from random weights.
+load_from = 'pretrained/rtmdet_nano_silu_broad.pth'

@@ -5,4 +5,4 @@ act = 'relu'
 split_pool = True
 share_conv = False
 channel_attention = True
-load_from = 'pretrained/rtmdet_nano_relu_glyphs.pth'  # the ReLU twin of the nano's pretrained weights
+load_from = 'pretrained/rtmdet_nano_relu_broad.pth'  # the ReLU twin of the nano's pretrained weights

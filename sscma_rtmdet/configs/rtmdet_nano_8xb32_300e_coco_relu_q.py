@@ -5,6 +5,7 @@ _base_ = './rtmdet_nano_8xb32_300e_coco_relu.py'
 # observers then average for observer_epochs and freeze; BN statistics frozen for the last part.
 max_epochs = 10
 stage2_num_epochs = max_epochs
+stage2_max_ratio = 1.0  # the whole run in stage 2
 base_lr = 2e-5
 warmup_iters = 0
 val_interval = 1

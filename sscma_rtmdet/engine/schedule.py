@@ -7,7 +7,9 @@ mmengine's chained LinearLR + CosineAnnealingLR do.
 `fit_schedule` adapts the recipe (written for 8 GPUs x 32 images and COCO's 118k images) to the run it is
 given: the lr follows the real global batch, warmup is capped to a fraction of the run, stage 2 keeps the
 recipe's share of the epochs and validation happens about ten times. A run of the recipe's own size gets
-the recipe unchanged, and any name the user set explicitly is used exactly as given.
+the recipe unchanged, and any name the user set explicitly is used exactly as given. Short runs (a few
+hundred images, tens of epochs) keep the recipe's stage-2 epoch count but at most `stage2_max_ratio` of the
+run, and validate its stage 2 at the run's interval (docs/results.md, "The short-run recipe").
 """
 from __future__ import annotations
 
@@ -71,6 +73,7 @@ class Recipe:
     stage2_epoch: int
     val_interval: int
     val_count: int
+    stage2_max_ratio: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -81,7 +84,7 @@ class FittedSchedule:
     val_interval: int
     max_iters: int
     rows: tuple  # (name, recipe value, this run's value, why) for the start-of-training table
-    val_stage2: bool = True  # also after every stage-2 epoch (False when the user set val_interval)
+    val_stage2: bool = True  # also after every stage-2 epoch (a short stage 2, as the recipe's; not set by you)
 
     def as_dict(self) -> dict:
         """Plain values for checkpoint meta (the fitted schedule is never written back into the config)."""
@@ -101,12 +104,13 @@ def fit_schedule(r: Recipe, batch: int, iters_per_epoch: int, explicit=frozenset
     `explicit`: names the user set (cfg.overrides); those keep their value. Rules:
     lr = base_lr * batch_lr_scale(batch, lr_ref_batch, lr_scaling);
     warmup = min(warmup_iters, warmup_max_ratio * iterations);
-    stage 2 = the last round(max_epochs * stage2_num_epochs / recipe_epochs) epochs (at least 1);
-    val_interval = min(val_interval, max_epochs // val_count) (at least 1).
+    stage 2 = the last min(stage2_num_epochs, round(stage2_max_ratio * max_epochs)) epochs (at least 1);
+    val_interval = min(val_interval, max_epochs // val_count) (at least 1); every stage-2 epoch is validated
+    too while stage 2 is at most 1/val_count of the run (the recipe: 20 of 300 epochs).
     """
     if r.val_interval < 1:
         raise ConfigError(f"val_interval={r.val_interval}: must be >= 1 (validation every N epochs; the last "
-                          "epoch and every stage-2 epoch are always validated)")
+                          "epoch is always validated)")
     total = r.max_epochs * iters_per_epoch
     rows = []
     if "base_lr" in explicit:
@@ -125,16 +129,17 @@ def fit_schedule(r: Recipe, batch: int, iters_per_epoch: int, explicit=frozenset
     if explicit & {"stage2_epoch", "stage2_num_epochs"}:
         stage2, why = r.stage2_epoch, "set by you"
     else:
-        n2 = max(int(round(r.max_epochs * r.stage2_num_epochs / r.recipe_epochs)), 1)
+        n2 = max(min(r.stage2_num_epochs, int(round(r.stage2_max_ratio * r.max_epochs))), 1)
         stage2 = max(r.max_epochs - n2, 0)
-        why = f"last {r.max_epochs - stage2} epochs ({r.stage2_num_epochs}/{r.recipe_epochs} of the run)"
+        why = "recipe" if n2 == r.stage2_num_epochs else f"capped at {r.stage2_max_ratio:g} of the run"
+        why = f"last {r.max_epochs - stage2} epochs ({why})"
     rows.append(("stage-2 epoch", str(max(r.recipe_epochs - r.stage2_num_epochs, 0)), str(stage2), why))
-    val_stage2 = "val_interval" not in explicit
-    if not val_stage2:
-        val, why = r.val_interval, "set by you (no extra stage-2 validations)"
+    if "val_interval" in explicit:
+        val, val_stage2, why = r.val_interval, False, "set by you (no extra stage-2 validations)"
     else:
         val = max(min(r.val_interval, r.max_epochs // max(r.val_count, 1)), 1)
-        why = f"about {r.val_count} validations, every epoch in stage 2"
+        val_stage2 = (r.max_epochs - stage2) * max(r.val_count, 1) <= r.max_epochs
+        why = f"about {r.val_count} validations" + (", every epoch in stage 2" if val_stage2 else "")
     rows.append(("val interval", str(r.val_interval), str(val), why))
     fitted = FittedSchedule(lr, warmup, stage2, val, total, (), val_stage2)
     rows.insert(0, ("iterations", "", f"{total} ({r.max_epochs} x {iters_per_epoch})", ""))
@@ -177,5 +182,6 @@ def fit_config_schedule(cfg, batch: int, iters_per_epoch: int) -> FittedSchedule
                     max_epochs=int(cfg["max_epochs"]), recipe_epochs=int(cfg.get("recipe_epochs", cfg["max_epochs"])),
                     stage2_num_epochs=int(cfg.get("stage2_num_epochs", 0)),
                     stage2_epoch=int(values["stage2_epoch"]), val_interval=int(values["val_interval"]),
-                    val_count=int(cfg.get("val_count", 1)))
+                    val_count=int(cfg.get("val_count", 1)),
+                    stage2_max_ratio=float(cfg.get("stage2_max_ratio", 1.0)))
     return fit_schedule(recipe, batch, iters_per_epoch, frozenset(explicit))

@@ -76,39 +76,51 @@ def _greedy_keep(n: int, sup_i: Tensor, sup_j: Tensor) -> Tensor:
     return keep
 
 
-def batched_nms(boxes: Tensor, scores: Tensor, labels: Tensor, iou_threshold: float) -> Tensor:
+def _nms_sorted(shifted: Tensor, iou_threshold: float) -> Tensor:
+    """Greedy keep mask of boxes already in rank order (best first; classes offset apart). (N, 4) -> (N,) bool."""
+    by_x = torch.sort(shifted[:, 0], stable=True).indices
+    a, b = _overlapping_pairs(shifted[by_x], iou_threshold)
+    ra, rb = by_x[a], by_x[b]
+    return _greedy_keep(shifted.shape[0], torch.minimum(ra, rb), torch.maximum(ra, rb))
+
+
+def batched_nms(boxes: Tensor, scores: Tensor, labels: Tensor, iou_threshold: float,
+                max_num: int | None = None) -> Tensor:
     """Class-aware NMS: a box is dropped when a kept box of its class with a higher score has IoU > thr.
 
     boxes: (N, 4) xyxy; scores: (N,); labels: (N,) int. Returns kept indices (K,) long, sorted by
-    descending score (equal scores: input order first), like mmcv's batched_nms.
+    descending score (equal scores: input order first), like mmcv's batched_nms. `max_num` returns only the
+    first max_num of them: a box's fate depends only on higher-ranked boxes, so NMS of the best-ranked prefix
+    decides that prefix exactly; the prefix grows until it yields max_num kept boxes or holds every box.
     """
     if not 0.0 <= float(iou_threshold) <= 1.0:
         raise ValueError(f"batched_nms: iou_threshold must be in [0, 1], got {iou_threshold}")
     n = boxes.shape[0]
     if n == 0:
         return torch.zeros(0, dtype=torch.long, device=boxes.device)
+    max_num = None if max_num is None else int(max_num)
     order = torch.sort(scores, descending=True, stable=True).indices
-    rank = torch.empty_like(order)
-    rank[order] = torch.arange(n, device=boxes.device)
     lo = boxes.min()
     if lo < 0:  # the class offsets below separate classes only for non-negative coordinates
         boxes = boxes - lo
     # mmcv's trick: shift each class by (max coordinate + 1) so classes never overlap; same rounding too
-    shifted = boxes + (labels.to(boxes.dtype) * (boxes.max() + 1))[:, None]
-    by_x = torch.sort(shifted[:, 0], stable=True).indices
-    a, b = _overlapping_pairs(shifted[by_x], iou_threshold)
-    ra, rb = rank[by_x[a]], rank[by_x[b]]
-    keep = _greedy_keep(n, torch.minimum(ra, rb), torch.maximum(ra, rb))
-    return order[keep]
+    shifted = (boxes + (labels.to(boxes.dtype) * (boxes.max() + 1))[:, None])[order]
+    size = n if max_num is None else min(n, max(4 * int(max_num), 1024))
+    while True:
+        keep = order[:size][_nms_sorted(shifted[:size], iou_threshold)]
+        if size == n or keep.numel() >= max_num:
+            return keep if max_num is None else keep[:max_num]
+        size = min(n, size * 4)
 
 
-def sscma_nms(boxes: Tensor, scores: Tensor, labels: Tensor, iou_threshold: float) -> Tensor:
+def sscma_nms(boxes: Tensor, scores: Tensor, labels: Tensor, iou_threshold: float,
+              max_num: int | None = None) -> Tensor:
     """SSCMA-Micro's per-class greedy NMS on xyxy boxes given in the firmware's candidate order.
 
     The firmware lists candidates newest first (level by level, prior by prior, each pushed to the front),
     sorts them stably by descending score, and computes IoU on (cx, cy, w, h) as if (cx, cy) were the top-left
     corner: the same as ordinary IoU of boxes shifted to [cx, cy, cx + w, cy + h]. Returns kept indices
-    into `boxes` in the firmware's output order (descending score)."""
+    into `boxes` in the firmware's output order (descending score), the first `max_num` when given."""
     n = boxes.shape[0]
     if n == 0:
         return torch.zeros(0, dtype=torch.long, device=boxes.device)
@@ -117,5 +129,5 @@ def sscma_nms(boxes: Tensor, scores: Tensor, labels: Tensor, iou_threshold: floa
     w, h = b[:, 2] - b[:, 0], b[:, 3] - b[:, 1]
     cx, cy = (b[:, 0] + b[:, 2]) * 0.5, (b[:, 1] + b[:, 3]) * 0.5
     shifted = torch.stack([cx, cy, cx + w, cy + h], dim=1)
-    keep = batched_nms(shifted, scores[newest_first], labels[newest_first], iou_threshold)
+    keep = batched_nms(shifted, scores[newest_first], labels[newest_first], iou_threshold, max_num)
     return newest_first[keep]

@@ -10,7 +10,7 @@ from sscma_rtmdet.config import Config, load_config
 # read by the trainer, its validation and the builders it calls
 RUN_TIME = {"num_classes", "imgsz", "data_root", "train_ann_file", "train_img_prefix", "val_ann_file",
             "val_img_prefix", "preprocess", "target", "max_epochs", "recipe_epochs", "stage2_num_epochs",
-            "stage2_epoch", "batch_size", "val_batch_size", "num_workers", "base_lr", "lr_ref_batch", "lr_scaling",
+            "stage2_epoch", "stage2_max_ratio", "batch_size", "val_batch_size", "num_workers", "base_lr", "lr_ref_batch", "lr_scaling",
             "weight_decay", "warmup_iters", "warmup_max_ratio", "warmup_ratio", "min_lr_ratio", "val_interval",
             "val_count", "save_interval", "max_keep_ckpts", "grad_clip", "log_interval", "load_from", "model",
             "criterion", "test_cfg", "train_pipeline", "train_pipeline_stage2", "optimizer", "ema", "patience",

@@ -44,12 +44,12 @@ def test_nano_configs_start_from_their_shipped_weights_and_none_restores_random_
     data = small_dataset(tmp_path / "data", num_train=4, num_valid=2)
     cfg = load_config(config, tutorial_options(data))
     shipped = load_checkpoint_file(resolve_weights(cfg.load_from))
-    assert shipped["meta"]["pretrain"]["dataset"] == "data/glyphs.py"  # made by tools/pretrain.py
+    assert shipped["meta"]["pretrain"]["dataset"] == "sscma_rtmdet/synth/broad.py"  # made by tools/pretrain.py
     assert resolve_weights(cfg.load_from).stat().st_size < 6 * 2**20
     trainer = Trainer(cfg, TrainOptions(work_dir=tmp_path / "a", progress=False))
     model = trainer.ema.module.state_dict()
     for key, value in shipped["state_dict"].items():
-        if not key.startswith("head.cls_preds."):  # 36 glyph classes vs 3 here: skipped
+        if not key.startswith("head.cls_preds."):  # 72 broad-set classes vs 3 here: skipped
             torch.testing.assert_close(model[key], value.to(model[key].dtype), msg=key)
     scratch = Trainer(load_config(config, tutorial_options(data) + ["load_from=None"]),
                       TrainOptions(work_dir=tmp_path / "b", progress=False)).ema.module.state_dict()

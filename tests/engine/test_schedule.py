@@ -60,15 +60,29 @@ def test_tutorial_run_is_fitted():
     fit = fit_config_schedule(cfg, 32, 19)
     assert fit.max_iters == 950
     assert fit.warmup_iters == 95  # 2000 capped at 10% of 950
-    assert fit.stage2_epoch == 47  # 20/300 of 50 epochs -> the last 3
+    assert fit.stage2_epoch == 30  # the recipe's 20 stage-2 epochs (<= 0.4 of the run)
     assert fit.val_interval == 5
-    assert fit.val_epochs(50) == [5, 10, 15, 20, 25, 30, 35, 40, 45, 48, 49, 50]
+    assert fit.val_epochs(50) == [5, 10, 15, 20, 25, 30, 35, 40, 45, 50]  # stage 2 at the same interval
     expected = cfg.base_lr * batch_lr_scale(32, cfg.lr_ref_batch, cfg.lr_scaling)
     assert fit.lr == pytest.approx(expected)
     table = format_schedule_table(fit.rows)
-    for text in ("iterations", "950 (50 x 19)", "warmup iters", "capped at 0.1", "stage-2 epoch", "47",
-                 "48-50"):
+    for text in ("iterations", "950 (50 x 19)", "warmup iters", "capped at 0.1", "stage-2 epoch", "30",
+                 "last 20 epochs (recipe)", "45, 50"):
         assert text in table, table
+
+
+@pytest.mark.parametrize("epochs, stage2_epochs, every_stage2_epoch", [
+    (30, 12, False), (50, 20, False), (100, 20, False), (200, 20, True), (300, 20, True)])
+def test_stage2_keeps_the_recipe_count_at_most_0_4_of_the_run(epochs, stage2_epochs, every_stage2_epoch):
+    """The recipe's 20 stage-2 epochs, capped at 0.4 of short runs; a stage 2 within 1/10 of the run (the
+    recipe's 20 of 300) is validated every epoch, a longer one at the run's interval."""
+    cfg = load_config(CONFIGS / "rtmdet_nano_8xb32_300e_coco.py", ["num_classes=2", f"max_epochs={epochs}"])
+    fit = fit_config_schedule(cfg, 32, 10)
+    assert epochs - fit.stage2_epoch == stage2_epochs
+    stage2_vals = [e for e in fit.val_epochs(epochs) if e > fit.stage2_epoch]
+    expected = list(range(fit.stage2_epoch + 1, epochs + 1)) if every_stage2_epoch else \
+        [e for e in range(fit.stage2_epoch + 1, epochs + 1) if e % fit.val_interval == 0 or e == epochs]
+    assert stage2_vals == expected and (len(stage2_vals) == stage2_epochs) == every_stage2_epoch
 
 
 def test_explicit_values_are_used_exactly():

@@ -3,7 +3,7 @@ import time
 import pytest
 import torch
 
-from sscma_rtmdet.ops import batched_nms
+from sscma_rtmdet.ops import batched_nms, nms
 
 
 def _naive_nms(boxes, scores, labels, thr):
@@ -43,6 +43,28 @@ def test_matches_naive_greedy_on_dense_random_boxes():
         expected = _naive_nms(boxes.tolist(), scores.tolist(), labels.tolist(), thr)
         assert keep.tolist() == expected
         assert len(expected) < 300  # something was suppressed
+
+
+@pytest.mark.parametrize("max_num, num_classes, n, sizes", [
+    (5, 4, 2500, [1024]), (550, 4, 2500, [2200]),  # the first prefix of the ranked boxes suffices
+    (200, 1, 2500, [1024, 2500]), (250, 1, 6000, [1024, 4096]),  # it grows (to every box, or not)
+    (3000, 4, 2500, [2500])])  # max_num above what NMS keeps
+def test_max_num_is_the_prefix_of_full_nms(monkeypatch, max_num, num_classes, n, sizes):
+    boxes, scores, labels = _random_boxes(n, num_classes, seed=max_num)
+    scores = (scores * 20).round() / 20  # many equal scores: ties must keep input order
+    full = batched_nms(boxes, scores, labels, 0.5)
+    seen = []
+    real = nms._nms_sorted
+    monkeypatch.setattr(nms, "_nms_sorted", lambda b, t: seen.append(len(b)) or real(b, t))
+    capped = batched_nms(boxes, scores, labels, 0.5, max_num=max_num)
+    assert capped.tolist() == full[:max_num].tolist()
+    assert seen == sizes
+
+
+def test_max_num_matches_naive_greedy():
+    boxes, scores, labels = _random_boxes(1500, 2, seed=11, size=400.0)
+    expected = _naive_nms(boxes.tolist(), scores.tolist(), labels.tolist(), 0.4)[:100]
+    assert batched_nms(boxes, scores, labels, 0.4, max_num=100).tolist() == expected
 
 
 def test_chain_suppression_and_class_awareness():

@@ -22,12 +22,13 @@ target = 'generic'  # mmdetection's test pipeline; 'sscma-micro' for Seeed's fir
 # ---- schedule ---------------------------------------------------------------------------------------
 # The recipe: mmdetection's, for 8 GPUs x 32 images and 300 epochs of COCO. At the start of training
 # engine/schedule.fit_config_schedule fits it to the run (lr to the real global batch, warmup to at most
-# warmup_max_ratio of the iterations, stage 2 to the same share of the epochs, about val_count
+# warmup_max_ratio of the iterations, stage 2 to at most stage2_max_ratio of the epochs, about val_count
 # validations) and prints what it chose; a name given in --cfg-options is used exactly as given.
 max_epochs = 300
 recipe_epochs = 300  # the run length the recipe's epoch counts are for
 stage2_num_epochs = 20
 stage2_epoch = max(max_epochs - stage2_num_epochs, 0)  # first epoch of the plain (stage-2) pipeline
+stage2_max_ratio = 0.4  # short runs: stage 2 is the last stage2_num_epochs epochs, at most this share of them
 batch_size = 32  # per step, all GPUs together
 val_batch_size = 8
 num_workers = 2
@@ -40,7 +41,7 @@ warmup_max_ratio = 0.1
 warmup_ratio = 1e-5
 min_lr_ratio = 0.05
 val_interval = 10
-val_count = 10  # short runs validate every max_epochs // val_count epochs (and every stage-2 epoch)
+val_count = 10  # short runs validate every max_epochs // val_count epochs (stage 2 included)
 save_interval = 10
 max_keep_ckpts = 3
 grad_clip = None  # e.g. 10.0 (max L2 norm)

@@ -154,12 +154,18 @@ def test_test_py_scores_what_the_firmware_gets(trained_int8):
 
 
 def test_tflm_kernels_score_like_xnnpack(trained_int8):
-    """TFLite Micro's reference kernels (what an MCU runs) give the XNNPACK AP within 0.01."""
+    """TFLite Micro's reference kernels (what an MCU runs) give each image's best score and the AP of XNNPACK.
+
+    The kernels differ by at most one int8 step per op, amplified along the network; on these 12 images one
+    swapped pair of mid-score detections moves AP by about 0.01, hence 0.02 (real data: docs/results.md)."""
     from sscma_rtmdet.config import load_config
     from sscma_rtmdet.data.sources import dataset_options
     from sscma_rtmdet.evaluation.evaluate import evaluate
 
     cfg = load_config("configs/_base_/rtmdet_base.py", dataset_options(trained_int8["data"]))
-    aps = {rt: evaluate(cfg, trained_int8["int8"], "val", runtime=rt, progress=False, classwise=False)["stats"][0]
+    res = {rt: evaluate(cfg, trained_int8["int8"], "val", runtime=rt, progress=False, classwise=False)
            for rt in ("litert", "tflm")}
-    assert abs(aps["litert"] - aps["tflm"]) <= 0.01, aps
+    aps = {rt: r["stats"][0] for rt, r in res.items()}
+    assert abs(aps["litert"] - aps["tflm"]) <= 0.02, aps
+    best = [[float(d["scores"].max()) if len(d["scores"]) else 0.0 for d in r["results"]] for r in res.values()]
+    assert max(abs(a - b) for a, b in zip(*best)) <= 0.05, best

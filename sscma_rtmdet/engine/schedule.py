@@ -5,11 +5,11 @@ down to `min_lr_ratio * base_lr` at `max_iters`. Warmup multiplies whatever the 
 mmengine's chained LinearLR + CosineAnnealingLR do.
 
 `fit_schedule` adapts the recipe (written for 8 GPUs x 32 images and COCO's 118k images) to the run it is
-given: the lr follows the real global batch, warmup is capped to a fraction of the run, stage 2 keeps the
-recipe's share of the epochs and validation happens about ten times. A run of the recipe's own size gets
-the recipe unchanged, and any name the user set explicitly is used exactly as given. Short runs (a few
-hundred images, tens of epochs) keep the recipe's stage-2 epoch count but at most `stage2_max_ratio` of the
-run, and validate its stage 2 at the run's interval (docs/results.md, "The short-run recipe").
+given: the lr follows the real global batch, warmup is capped to a fraction of the run, and validation
+happens about ten times. A run of the recipe's own size gets the recipe unchanged, and any name the user set
+explicitly is used exactly as given. Stage 2 keeps the recipe's epoch count, at most `stage2_max_ratio` of
+the run; a short run validates its (then long) stage 2 at the run's interval (docs/results.md, "The
+short-run recipe").
 """
 from __future__ import annotations
 

@@ -105,7 +105,7 @@ def batched_nms(boxes: Tensor, scores: Tensor, labels: Tensor, iou_threshold: fl
         boxes = boxes - lo
     # mmcv's trick: shift each class by (max coordinate + 1) so classes never overlap; same rounding too
     shifted = (boxes + (labels.to(boxes.dtype) * (boxes.max() + 1))[:, None])[order]
-    size = n if max_num is None else min(n, max(4 * int(max_num), 1024))
+    size = n if max_num is None else min(n, max(4 * max_num, 1024))
     while True:
         keep = order[:size][_nms_sorted(shifted[:size], iou_threshold)]
         if size == n or keep.numel() >= max_num:

@@ -17,6 +17,7 @@ import numpy as np
 from ..errors import DataError
 from ..utils.fileio import atomic_write_text
 from ..utils.text import printable
+from .cocoeval_np import ArrayCOCOeval, Boxes, det_boxes, gt_boxes
 
 MAX_DETS = (100, 300, 1000)
 METRIC_NAMES = ("bbox_mAP", "bbox_mAP_50", "bbox_mAP_75", "bbox_mAP_s", "bbox_mAP_m", "bbox_mAP_l")
@@ -58,25 +59,6 @@ def eval_cat_ids(coco_gt) -> list[int]:
     return sorted(real)
 
 
-def _renumber_if_zero_ids(coco_gt):
-    """A COCO whose annotation ids start at 1, or coco_gt itself when they already do.
-
-    pycocotools' COCOeval stores the matched annotation id and treats 0 as "unmatched", so a GT box
-    with id 0 (Roboflow exports number annotations from 0) can never be matched and a perfect
-    detection of it counts as a false positive.
-    """
-    from pycocotools.coco import COCO
-
-    anns = coco_gt.dataset.get("annotations", [])
-    if not anns or min(a["id"] for a in anns) > 0:
-        return coco_gt
-    fixed = COCO()
-    fixed.dataset = dict(coco_gt.dataset, annotations=[dict(a, id=i + 1) for i, a in enumerate(anns)])
-    with contextlib.redirect_stdout(io.StringIO()):
-        fixed.createIndex()
-    return fixed
-
-
 def _class_ap(precisions: np.ndarray, k: int, iou: int | None = None) -> float:
     """Mean of valid precision entries of class k at all areas, last maxDets; nan if none."""
     p = precisions[:, :, k, 0, -1] if iou is None else precisions[iou, :, k, 0, -1]
@@ -100,47 +82,40 @@ def _result(stats: Sequence[float], per_class: list[tuple[str, float, float]]) -
     return dict(stats=stats, copypaste=copypaste, metrics=metrics, per_class=per_class)
 
 
-def evaluate_coco(coco_gt, detections: Sequence[Mapping], classwise: bool = True,
+def evaluate_coco(coco_gt, detections: Sequence[Mapping] | Boxes, classwise: bool = True,
                   log: Callable[[str], None] | None = print, cat_ids: Sequence[int] | None = None,
                   img_ids: Sequence[int] | None = None) -> dict:
-    """Evaluate COCO-format detections against a pycocotools COCO ground truth.
+    """Evaluate COCO-format detections against a pycocotools COCO ground truth, with pycocotools' rules
+    (computed by cocoeval_np.ArrayCOCOeval: the same numbers, faster).
 
     Args:
         coco_gt: pycocotools.coco.COCO.
-        detections: dicts(image_id, category_id, bbox [x, y, w, h] original pixels, score).
+        detections: dicts(image_id, category_id, bbox [x, y, w, h] original pixels, score), or the same as
+            `Boxes` arrays (detections_to_arrays).
         classwise: also log the per-class AP table.
-        log: where the report goes (pycocotools' summary, copypaste line, table); None = quiet.
+        log: where the report goes (the 12 summary lines, copypaste line, table); None = quiet.
         cat_ids / img_ids: restrict the evaluation; default all images, all categories but a Roboflow
             placeholder (see eval_cat_ids).
 
     Returns dict(stats: 12 floats as pycocotools' COCOeval.stats, copypaste: str of 6 numbers,
-    metrics: {'coco/bbox_mAP': ..., ...}, per_class: [(name, AP, AP50)] in cat_ids order).
+    metrics: {'coco/bbox_mAP': ..., ...}, per_class: [(name, AP, AP50)] in sorted cat_ids order,
+    coco_eval: the ArrayCOCOeval, for PR curves).
     """
-    from pycocotools.cocoeval import COCOeval
-
     log = log or (lambda _msg: None)
-    cat_ids = list(cat_ids) if cat_ids is not None else eval_cat_ids(coco_gt)
+    cat_ids = sorted(set(cat_ids)) if cat_ids is not None else eval_cat_ids(coco_gt)
     img_ids = list(img_ids) if img_ids is not None else sorted(coco_gt.getImgIds())
     names = [c["name"] for c in coco_gt.loadCats(cat_ids)]
-    dets = [d for d in detections if d["category_id"] in set(cat_ids)]
-    if not dets:  # pycocotools' loadRes crashes on an empty list
+    dets = detections if isinstance(detections, Boxes) else _dicts_to_boxes(detections)
+    _check_image_ids(dets, set(coco_gt.getImgIds()))
+    if not np.isin(dets.category_id, cat_ids).any():
         log("no detections to evaluate: every metric is 0")
         res = _result([0.0] * 12, [(n, 0.0, 0.0) for n in names])
         log(f"bbox_mAP_copypaste: {res['copypaste']}")
         if classwise:
             log(format_class_table(res["per_class"]))
         return res
-    _check_detections(dets, set(coco_gt.getImgIds()))
-    coco_gt = _renumber_if_zero_ids(coco_gt)
-    buf = io.StringIO()
-    with contextlib.redirect_stdout(buf):  # pycocotools prints; route it through `log` instead
-        coco_dt = coco_gt.loadRes([dict(d) for d in dets])  # loadRes mutates its input (adds area/id)
-        ev = COCOeval(coco_gt, coco_dt, "bbox")
-        ev.params.catIds, ev.params.imgIds, ev.params.maxDets = cat_ids, img_ids, list(MAX_DETS)
-        ev.evaluate()
-        ev.accumulate()
-        ev.summarize()
-    log(buf.getvalue().rstrip("\n"))
+    ev = ArrayCOCOeval(gt_boxes(coco_gt), dets, cat_ids, img_ids, MAX_DETS, coco_gt).evaluate()
+    log(ev.summary_text())
     precisions = ev.eval["precision"]  # (iou, recall, cls, area, maxDets)
     per_class = [(n, _class_ap(precisions, k), _class_ap(precisions, k, iou=0)) for k, n in enumerate(names)]
     res = _result(ev.stats, per_class)
@@ -151,14 +126,22 @@ def evaluate_coco(coco_gt, detections: Sequence[Mapping], classwise: bool = True
     return res
 
 
-def _check_detections(dets: Sequence[Mapping], img_ids: set) -> None:
-    """DataError naming the first detection with an unknown image id or a malformed bbox."""
+def _dicts_to_boxes(dets: Sequence[Mapping]) -> Boxes:
+    """COCO result dicts -> Boxes; DataError naming the first malformed bbox."""
     for i, d in enumerate(dets):
-        if d["image_id"] not in img_ids:
-            raise DataError(f"detection {i} has image_id {d['image_id']} which is not in the annotation "
-                            "file; evaluate against the annotation file the detections were made on")
         if len(d["bbox"]) != 4:
             raise DataError(f"detection {i} bbox {d['bbox']} must be [x, y, w, h]")
+    return det_boxes([d["image_id"] for d in dets], [d["category_id"] for d in dets],
+                     [d["bbox"] for d in dets], [d["score"] for d in dets])
+
+
+def _check_image_ids(dets: Boxes, img_ids: set) -> None:
+    """DataError naming the first detection with an image id the annotation file does not have."""
+    bad = np.flatnonzero(~np.isin(dets.image_id, sorted(img_ids)))
+    if bad.size:
+        i = int(bad[0])
+        raise DataError(f"detection {i} has image_id {int(dets.image_id[i])} which is not in the annotation "
+                        "file; evaluate against the annotation file the detections were made on")
 
 
 def _to_numpy(x) -> np.ndarray:
@@ -190,6 +173,24 @@ def detections_to_coco(results: Sequence[Mapping], metas: Sequence[Mapping],
             out.append(dict(image_id=img_id, category_id=int(label2cat[lab]),
                             bbox=[x0, y0, x1 - x0, y1 - y0], score=s))
     return out
+
+
+def detections_to_arrays(results: Sequence[Mapping], metas: Sequence[Mapping],
+                         label2cat: Mapping[int, int] | Sequence[int]) -> Boxes:
+    """detections_to_coco's content as Boxes arrays (the same float64 values, no dict per box)."""
+    if len(results) != len(metas):
+        raise ValueError(f"{len(results)} results but {len(metas)} metas")
+    lut = dict(label2cat) if isinstance(label2cat, Mapping) else dict(enumerate(label2cat))
+    parts = [(_to_numpy(r["boxes"]).reshape(-1, 4).astype(np.float64), _to_numpy(r["scores"]).reshape(-1)
+              .astype(np.float64), _to_numpy(r["labels"]).reshape(-1).astype(np.int64), int(m["img_id"]))
+             for r, m in zip(results, metas)]
+    xyxy = np.concatenate([p[0] for p in parts]) if parts else np.zeros((0, 4))
+    labels = np.concatenate([p[2] for p in parts]) if parts else np.zeros(0, np.int64)
+    uniq, inverse = np.unique(labels, return_inverse=True)
+    cats = np.asarray([lut[int(k)] for k in uniq], np.int64)[inverse]
+    return det_boxes(np.concatenate([np.full(len(p[1]), p[3]) for p in parts]) if parts else [], cats,
+                     np.concatenate([xyxy[:, :2], xyxy[:, 2:] - xyxy[:, :2]], 1),
+                     np.concatenate([p[1] for p in parts]) if parts else [])
 
 
 def save_detections_json(dets: Sequence[Mapping], path) -> Path:

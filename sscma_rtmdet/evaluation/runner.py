@@ -17,7 +17,7 @@ from ..models.fuse import fuse_for_inference
 from ..postprocess import decode_predictions, rescale_boxes
 from ..runtime.backend_base import HeadOutputs
 from ..utils.progress import progress_bar
-from .coco_eval import detections_to_coco, evaluate_coco
+from .coco_eval import detections_to_arrays, evaluate_coco
 
 Predictor = Callable[[torch.Tensor], HeadOutputs]
 
@@ -71,7 +71,7 @@ def predict_dataset(predict: Predictor, loader, strides: Sequence[int], test_cfg
 def evaluate_predictions(results: list[dict], metas: list[dict], coco_dataset, log=print,
                          classwise: bool = True) -> dict:
     """COCO bbox metrics for results produced by `predict_dataset` on `coco_dataset` (a CocoDetection)."""
-    dets = detections_to_coco(results, metas, coco_dataset.label2cat)
+    dets = detections_to_arrays(results, metas, coco_dataset.label2cat)
     cat_ids = [coco_dataset.label2cat[i] for i in range(coco_dataset.num_classes)]
     return evaluate_coco(coco_dataset.coco, dets, classwise=classwise, log=log, cat_ids=cat_ids,
                          img_ids=[int(m["img_id"]) for m in metas])

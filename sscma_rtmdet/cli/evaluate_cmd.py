@@ -1,6 +1,7 @@
 """The work behind tools/test.py: evaluate, then write what was asked (detections, drawings, plots)."""
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import click
@@ -31,9 +32,11 @@ def run_test(config, model, data, cfg_options, *, split="val", runtime="litert",
         if out:
             refuse_overwrite(out, option, **protected)
             check_writable(Path(out).parent if option == "--out" else out, option)
+    start = time.perf_counter()
     res = evaluate(cfg, path, coco, device=resolve_device(device), threads=threads, batch_size=batch_size,
                    progress=progress, log=click.echo if verbose else summary_only(click.echo), runtime=runtime,
                    allow_arch_mismatch=allow_arch_mismatch)
+    wall = time.perf_counter() - start
     results, metas = res["results"], res["metas"]
     dep = res["deployment"]
     note = class_change(res["model_classes"], coco.classes)[1]  # another count or order was refused
@@ -42,8 +45,8 @@ def run_test(config, model, data, cfg_options, *, split="val", runtime="litert",
     decode = "SSCMA-Micro's decode (one class per anchor, its NMS)" if dep.test_cfg.get("nms") == "sscma" \
         else "mmdetection's decode"
     click.echo(f"{printable(path.name)}: {len(results)} images, {res['images_per_second']:.1f} images/s (model + "
-               f"decode, batch {res['batch_size']}, {threads} threads{', TFLite Micro' if runtime == 'tflm' else ''}); "
-               f"{dep.preprocess.resize} {dep.imgsz[0]}x{dep.imgsz[1]}, {decode}, IoU "
+               f"decode, batch {res['batch_size']}, {threads} threads{', TFLite Micro' if runtime == 'tflm' else ''}; "
+               f"{len(results) / wall:.1f} end to end with loading and scoring); {dep.preprocess.resize} {dep.imgsz[0]}x{dep.imgsz[1]}, {decode}, IoU "
                f"{res['test_cfg']['iou_threshold']}")
     if runtime == "tflm":
         from ..runtime.tflm import arena_bytes

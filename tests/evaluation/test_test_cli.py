@@ -19,7 +19,7 @@ def test_pth_evaluation_prints_coco_summary_and_saves(tiny_run, tmp_path):
                 "--out", str(out), "--show-dir", str(tmp_path / "show"), "--no-progress"])
     assert res.returncode == 0, res.stderr[-3000:]
     assert res.stdout.count("Average Precision") == 6 and res.stdout.count("Average Recall") == 6
-    assert "bbox_mAP_copypaste:" in res.stdout and "images/s" in res.stdout
+    assert "bbox_mAP_copypaste:" in res.stdout and "images/s" in res.stdout and "end to end" in res.stdout
     assert "circle" in res.stdout  # per-class table
     dets = json.loads(out.read_text())
     assert dets and {"image_id", "category_id", "bbox", "score"} <= set(dets[0])

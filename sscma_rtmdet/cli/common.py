@@ -3,6 +3,7 @@ arguments, and the run config of a command (a config file, or the model file's o
 from __future__ import annotations
 
 import functools
+import os
 import sys
 from pathlib import Path
 
@@ -58,8 +59,15 @@ arch_mismatch_option = click.option(
     "--allow-arch-mismatch", is_flag=True,
     help="Use a checkpoint trained with another architecture (activation, widths, head options) than the "
          "config's; the default refuses it.")
-verbose_option = click.option("--verbose", is_flag=True,
-                              help="Also show third-party output (pycocotools, TensorFlow).")
+def _show_native(ctx, param, value):
+    if value:  # utils.native.quiet_native reads it: the native libraries' start-up lines are shown
+        os.environ["SSCMA_VERBOSE"] = "1"
+    return value
+
+
+verbose_option = click.option("--verbose", is_flag=True, callback=_show_native, expose_value=False,
+                              help="Show the native libraries' start-up output (TensorFlow, LiteRT), hidden "
+                                   "by default (same as SSCMA_VERBOSE=1).")
 
 MULTI_VALUE = ("--cfg-options", "--format")
 

@@ -12,11 +12,11 @@ from ..utils.text import printable
 
 def run_test(config, model, data, cfg_options, *, split="val", runtime="litert", out_json=None, show_dir=None,
              show_score_thr=0.3, plots_dir=None, batch_size=None, threads=2, device="auto", progress=True,
-             verbose=False, allow_arch_mismatch=False) -> dict:
+             allow_arch_mismatch=False) -> dict:
     import torch
 
     from ..data.build import build_coco
-    from ..evaluation.coco_eval import detections_to_coco, save_detections_json, summary_only
+    from ..evaluation.coco_eval import detections_to_coco, save_detections_json
     from ..evaluation.evaluate import evaluate
     from ..runtime.deployment import class_change
     from ..runtime.torch_model import resolve_model_path
@@ -34,7 +34,7 @@ def run_test(config, model, data, cfg_options, *, split="val", runtime="litert",
             check_writable(Path(out).parent if option == "--out" else out, option)
     start = time.perf_counter()
     res = evaluate(cfg, path, coco, device=resolve_device(device), threads=threads, batch_size=batch_size,
-                   progress=progress, log=click.echo if verbose else summary_only(click.echo), runtime=runtime,
+                   progress=progress, log=click.echo, runtime=runtime,
                    allow_arch_mismatch=allow_arch_mismatch)
     wall = time.perf_counter() - start
     results, metas = res["results"], res["metas"]

@@ -28,7 +28,7 @@ from .common import (CONTEXT, arch_mismatch_option, cfg_options_option, config_a
 @arch_mismatch_option
 @friendly_errors
 def main(args, data, cfg_options, split, runtime, out_json, show_dir, show_score_thr, plots_dir, batch_size,
-         threads, device, no_progress, verbose, allow_arch_mismatch):
+         threads, device, no_progress, allow_arch_mismatch):
     """Evaluate MODEL (.pth checkpoint, .onnx or .tflite export) with COCO bbox metrics.
 
     \b
@@ -37,14 +37,14 @@ def main(args, data, cfg_options, split, runtime, out_json, show_dir, show_score
     named by CONFIG / --cfg-options, else the one the model was trained on.
       python tools/test.py work_dirs/x/epoch_50_int8.tflite --data datasets/mask
       python tools/test.py configs/rtmdet_nano_8xb32_300e_coco.py work_dirs/epoch_50_int8.tflite --cfg-options ...
-    Prints pycocotools' summary, `bbox_mAP_copypaste`, a per-class table and images/s.
+    Prints the COCO summary (pycocotools' 12 lines), `bbox_mAP_copypaste`, a per-class table and images/s.
     """
     from .evaluate_cmd import run_test
 
     config, model = config_and_model(args)
     return run_test(config, model, data, cfg_options, split=split, runtime=runtime, out_json=out_json,
                     show_dir=show_dir, show_score_thr=show_score_thr, plots_dir=plots_dir, batch_size=batch_size,
-                    threads=threads, device=device, progress=not no_progress, verbose=verbose,
+                    threads=threads, device=device, progress=not no_progress,
                     allow_arch_mismatch=allow_arch_mismatch)
 
 

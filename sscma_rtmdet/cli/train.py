@@ -4,7 +4,7 @@ from __future__ import annotations
 import click
 
 from .common import (CONTEXT, arch_mismatch_option, cfg_options_option, data_option, device_option,
-                     friendly_errors, progress_option, verbose_option)
+                     friendly_errors, progress_option)
 
 
 @click.command(context_settings=CONTEXT)
@@ -30,11 +30,10 @@ from .common import (CONTEXT, arch_mismatch_option, cfg_options_option, data_opt
 @click.option("--no-amp", is_flag=True, help="Train in float32: no float16 autocast on CUDA, no bfloat16 on a CPU with "
               "AMX/AVX512-BF16 (both on by default; config name precision).")
 @progress_option
-@verbose_option
 @arch_mismatch_option
 @friendly_errors
 def main(config, data, cfg_options, epochs, imgsz, batch, work_dir, resume, exist_ok, save_resume_state, seed, device,
-         threads, no_amp, no_progress, verbose, allow_arch_mismatch):
+         threads, no_amp, no_progress, allow_arch_mismatch):
     """Train CONFIG on a dataset (--data ROOT, or the paths in --cfg-options). Writes best.pth, last.pth,
     epoch_N.pth, results.csv, plots/ (curves, PR curve, confusion matrix, validation pictures), the resolved
     config, a text log and TensorBoard scalars (tf_logs/) into the work dir. The class count is the
@@ -59,7 +58,7 @@ def main(config, data, cfg_options, epochs, imgsz, batch, work_dir, resume, exis
     opts = TrainOptions(work_dir=Path(work_dir or default_work_dir(config)), config_path=config, seed=seed,
                         resume=resume, device=device, amp=not no_amp, progress=not no_progress,
                         allow_arch_mismatch=allow_arch_mismatch, exist_ok=exist_ok,
-                        save_resume_state=save_resume_state, verbose=verbose)
+                        save_resume_state=save_resume_state)
     Trainer(cfg, opts).train()
 
 

@@ -18,4 +18,3 @@ class TrainOptions:
     allow_arch_mismatch: bool = False  # load_from/--resume a checkpoint trained with another architecture
     exist_ok: bool = False  # train into a work dir that holds another run (its files are replaced)
     save_resume_state: bool = False  # keep optimizer/EMA/RNG state in every epoch_N.pth, not only last.pth
-    verbose: bool = False  # pycocotools' full output at each validation

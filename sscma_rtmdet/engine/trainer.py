@@ -15,7 +15,6 @@ from ..data.build import build_coco, imgsz_of
 from ..data.loader import TrainDataset, build_dataloader
 from ..data.pipeline import build_pipeline
 from ..errors import UserError
-from ..evaluation.coco_eval import summary_only
 from ..evaluation.evaluate import evaluate
 from ..models import build_model
 from ..runtime import checkpoint as ckpt_io
@@ -235,9 +234,8 @@ class Trainer:
     def validate(self) -> dict:
         metrics: dict = {}
         if self.dist.is_main:
-            log = self.log.info if self.opts.verbose else summary_only(self.log.info)
             metrics = evaluate(self.cfg, unwrap(self.ema.module), self.val_coco, device=self.device,
-                               progress=self.opts.progress, log=log, deployment=self.deployment)["metrics"]
+                               progress=self.opts.progress, log=self.log.info, deployment=self.deployment)["metrics"]
             self.log.info(f"Epoch(val) [{self.epoch}] " + " ".join(f"{k}: {v:.4f}" for k, v in metrics.items()))
             for k, v in metrics.items():
                 self.scalars.add(f"val/{k.split('/')[-1]}", v, self.epoch)

@@ -23,19 +23,6 @@ MAX_DETS = (100, 300, 1000)
 METRIC_NAMES = ("bbox_mAP", "bbox_mAP_50", "bbox_mAP_75", "bbox_mAP_s", "bbox_mAP_m", "bbox_mAP_l")
 
 
-_CHATTER = ("Loading and preparing", "DONE (t=", "creating index", "index created", "Running per image",
-            "Evaluate annotation type", "Accumulating")
-
-
-def summary_only(log: Callable[[str], None]) -> Callable[[str], None]:
-    """`log` without pycocotools' progress chatter (kept with --verbose): the 12 summary lines stay."""
-    def quiet(msg: str) -> None:
-        lines = [ln for ln in str(msg).splitlines() if not ln.startswith(_CHATTER)]
-        if lines:
-            log("\n".join(lines))
-    return quiet
-
-
 def load_coco_gt(ann_file):
     """pycocotools COCO of an annotation file, without its chatter; DataError if unreadable."""
     from pycocotools.coco import COCO

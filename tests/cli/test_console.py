@@ -37,3 +37,21 @@ def test_python_m_cli_module_runs():
     res = subprocess.run([sys.executable, "-m", "sscma_rtmdet.cli.train", "--help"], capture_output=True, text=True,
                          timeout=120)
     assert res.returncode == 0 and "Usage:" in res.stdout, res.stderr
+
+
+def test_verbose_shows_native_output_through_quiet_native(monkeypatch):
+    """--verbose is not a no-op: it turns utils.native's hiding off for the command's run."""
+    import click
+    from click.testing import CliRunner
+
+    from sscma_rtmdet.cli.common import verbose_option
+    from sscma_rtmdet.utils import native
+
+    @click.command()
+    @verbose_option
+    def cmd():
+        click.echo(f"verbose={native.verbose()}")
+
+    monkeypatch.setenv("SSCMA_VERBOSE", "0")  # restored after the test, whatever the command sets
+    assert CliRunner().invoke(cmd, []).output.strip() == "verbose=False"
+    assert CliRunner().invoke(cmd, ["--verbose"]).output.strip() == "verbose=True"

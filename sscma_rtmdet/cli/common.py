@@ -59,6 +59,8 @@ arch_mismatch_option = click.option(
     "--allow-arch-mismatch", is_flag=True,
     help="Use a checkpoint trained with another architecture (activation, widths, head options) than the "
          "config's; the default refuses it.")
+
+
 def _show_native(ctx, param, value):
     if value:  # utils.native.quiet_native reads it: the native libraries' start-up lines are shown
         os.environ["SSCMA_VERBOSE"] = "1"

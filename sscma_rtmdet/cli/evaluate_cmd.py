@@ -46,8 +46,8 @@ def run_test(config, model, data, cfg_options, *, split="val", runtime="litert",
         else "mmdetection's decode"
     click.echo(f"{printable(path.name)}: {len(results)} images, {res['images_per_second']:.1f} images/s (model + "
                f"decode, batch {res['batch_size']}, {threads} threads{', TFLite Micro' if runtime == 'tflm' else ''}; "
-               f"{len(results) / wall:.1f} end to end with loading and scoring); {dep.preprocess.resize} {dep.imgsz[0]}x{dep.imgsz[1]}, {decode}, IoU "
-               f"{res['test_cfg']['iou_threshold']}")
+               f"{len(results) / wall:.1f} end to end with loading and scoring); {dep.preprocess.resize} "
+               f"{dep.imgsz[0]}x{dep.imgsz[1]}, {decode}, IoU {res['test_cfg']['iou_threshold']}")
     if runtime == "tflm":
         from ..runtime.tflm import arena_bytes
         click.echo(f"TFLite Micro tensor arena: {arena_bytes(path) / 1024:,.0f} KiB (reference kernels, x86-64 build)")

@@ -148,36 +148,27 @@ def detections_to_coco(results: Sequence[Mapping], metas: Sequence[Mapping],
         label2cat: contiguous label -> COCO category id (dict or sequence).
     Returns: list of dict(image_id, category_id, bbox [x, y, w, h], score).
     """
-    if len(results) != len(metas):
-        raise ValueError(f"{len(results)} results but {len(metas)} metas")
-    out = []
-    for res, meta in zip(results, metas):
-        boxes = _to_numpy(res["boxes"]).reshape(-1, 4).astype(np.float64)
-        scores = _to_numpy(res["scores"]).reshape(-1).astype(np.float64)
-        labels = _to_numpy(res["labels"]).reshape(-1).astype(np.int64)
-        img_id = int(meta["img_id"])
-        for (x0, y0, x1, y1), s, lab in zip(boxes.tolist(), scores.tolist(), labels.tolist()):
-            out.append(dict(image_id=img_id, category_id=int(label2cat[lab]),
-                            bbox=[x0, y0, x1 - x0, y1 - y0], score=s))
-    return out
+    b = detections_to_arrays(results, metas, label2cat)
+    return [dict(image_id=i, category_id=c, bbox=box, score=sc)
+            for i, c, box, sc in zip(b.image_id.tolist(), b.category_id.tolist(), b.bbox.tolist(), b.score.tolist())]
 
 
 def detections_to_arrays(results: Sequence[Mapping], metas: Sequence[Mapping],
                          label2cat: Mapping[int, int] | Sequence[int]) -> Boxes:
-    """detections_to_coco's content as Boxes arrays (the same float64 values, no dict per box)."""
+    """Per-image predictions (as detections_to_coco takes them) -> Boxes: bbox xywh float64, no dict per box."""
     if len(results) != len(metas):
         raise ValueError(f"{len(results)} results but {len(metas)} metas")
+    if not results:
+        return det_boxes([], [], np.zeros((0, 4)), [])
     lut = dict(label2cat) if isinstance(label2cat, Mapping) else dict(enumerate(label2cat))
-    parts = [(_to_numpy(r["boxes"]).reshape(-1, 4).astype(np.float64), _to_numpy(r["scores"]).reshape(-1)
-              .astype(np.float64), _to_numpy(r["labels"]).reshape(-1).astype(np.int64), int(m["img_id"]))
-             for r, m in zip(results, metas)]
-    xyxy = np.concatenate([p[0] for p in parts]) if parts else np.zeros((0, 4))
-    labels = np.concatenate([p[2] for p in parts]) if parts else np.zeros(0, np.int64)
+    boxes = [_to_numpy(r["boxes"]).reshape(-1, 4).astype(np.float64) for r in results]
+    scores = np.concatenate([_to_numpy(r["scores"]).reshape(-1).astype(np.float64) for r in results])
+    labels = np.concatenate([_to_numpy(r["labels"]).reshape(-1).astype(np.int64) for r in results])
     uniq, inverse = np.unique(labels, return_inverse=True)
     cats = np.asarray([lut[int(k)] for k in uniq], np.int64)[inverse]
-    return det_boxes(np.concatenate([np.full(len(p[1]), p[3]) for p in parts]) if parts else [], cats,
-                     np.concatenate([xyxy[:, :2], xyxy[:, 2:] - xyxy[:, :2]], 1),
-                     np.concatenate([p[1] for p in parts]) if parts else [])
+    xyxy = np.concatenate(boxes)
+    image_id = np.repeat([int(m["img_id"]) for m in metas], [len(b) for b in boxes])
+    return det_boxes(image_id, cats, np.concatenate([xyxy[:, :2], xyxy[:, 2:] - xyxy[:, :2]], 1), scores)
 
 
 def save_detections_json(dets: Sequence[Mapping], path) -> Path:

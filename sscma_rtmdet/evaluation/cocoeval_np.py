@@ -18,11 +18,11 @@ from __future__ import annotations
 from typing import NamedTuple, Sequence
 
 import numpy as np
+from pycocotools.cocoeval import Params
 
-AREA_RANGES = ((0 ** 2, 1e5 ** 2), (0 ** 2, 32 ** 2), (32 ** 2, 96 ** 2), (96 ** 2, 1e5 ** 2))
-AREA_LABELS = ("all", "small", "medium", "large")
-IOU_THRS = np.linspace(.5, 0.95, int(np.round((0.95 - .5) / .05)) + 1, endpoint=True)
-REC_THRS = np.linspace(.0, 1.00, int(np.round((1.00 - .0) / .01)) + 1, endpoint=True)
+_P = Params(iouType="bbox")  # pycocotools' own thresholds and area ranges: one source for both evaluators
+IOU_THRS, REC_THRS = _P.iouThrs, _P.recThrs
+AREA_RANGES, AREA_LABELS = np.asarray(_P.areaRng, dtype=np.float64), tuple(_P.areaRngLbl)
 
 
 class Boxes(NamedTuple):
@@ -36,16 +36,12 @@ class Boxes(NamedTuple):
     crowd: np.ndarray
 
 
-class Params:
-    """The parts of pycocotools' Params the reports read (catIds, imgIds, maxDets, thresholds, areas)."""
-
-    def __init__(self, cat_ids: Sequence[int], img_ids: Sequence[int], max_dets: Sequence[int]):
-        self.catIds = sorted(set(int(c) for c in cat_ids))
-        self.imgIds = sorted(set(int(i) for i in img_ids))
-        self.maxDets = sorted(int(m) for m in max_dets)
-        self.iouThrs, self.recThrs = IOU_THRS, REC_THRS
-        self.areaRng, self.areaRngLbl = [list(a) for a in AREA_RANGES], list(AREA_LABELS)
-        self.iouType, self.useCats = "bbox", 1
+def make_params(cat_ids: Sequence[int], img_ids: Sequence[int], max_dets: Sequence[int]) -> Params:
+    """pycocotools' bbox Params for these categories, images and maxDets (sorted, as COCOeval.evaluate does)."""
+    p = Params(iouType="bbox")
+    p.catIds, p.imgIds = sorted(set(int(c) for c in cat_ids)), sorted(set(int(i) for i in img_ids))
+    p.maxDets = sorted(int(m) for m in max_dets)
+    return p
 
 
 def gt_boxes(coco_gt) -> Boxes:
@@ -100,7 +96,7 @@ def match_group(ious: np.ndarray, g_ignore: np.ndarray, crowd: np.ndarray, d_are
             taken[a_i, t_i, m] = True
             dtm[a_i, t_i, d] = True
             dtig[a_i, t_i, d] = g_ignore[a_i, m]
-    lo, hi = np.asarray(AREA_RANGES).T
+    lo, hi = AREA_RANGES.T
     outside = (d_area[None, :] < lo[:, None]) | (d_area[None, :] > hi[:, None])
     return dtm, dtig | (~dtm & outside[:, None, :])
 
@@ -113,9 +109,10 @@ def _order(b: Boxes) -> np.ndarray:
 
 
 def _groups(b: Boxes, idx: np.ndarray) -> dict:
-    keys = np.stack([b.image_id[idx], b.category_id[idx]], 1)
+    """{(image_id, category_id): indices} of `idx`, already in _order's order."""
     if not len(idx):
         return {}
+    keys = np.stack([b.image_id[idx], b.category_id[idx]], 1)
     starts = np.flatnonzero(np.r_[True, (keys[1:] != keys[:-1]).any(1)])
     ends = np.r_[starts[1:], len(idx)]
     return {(int(keys[s, 0]), int(keys[s, 1])): idx[s:e] for s, e in zip(starts, ends)}
@@ -130,13 +127,13 @@ class ArrayCOCOeval:
 
     def __init__(self, gt: Boxes, dets: Boxes, cat_ids, img_ids, max_dets=(1, 10, 100), coco_gt=None):
         self.gt, self.dt, self.cocoGt = gt, dets, coco_gt
-        self.params = Params(cat_ids, img_ids, max_dets)
+        self.params = make_params(cat_ids, img_ids, max_dets)
         self.eval: dict = {}
         self.stats = np.zeros(12)
 
     def _per_category(self):
         """For each category: list over images of (scores (D,), dtm (A,T,D), dtig (A,T,D), npig (A,))."""
-        p, lo_hi = self.params, np.asarray(AREA_RANGES).T
+        p, lo_hi = self.params, AREA_RANGES.T
         keep_g = np.isin(self.gt.image_id, p.imgIds) & np.isin(self.gt.category_id, p.catIds)
         keep_d = np.isin(self.dt.image_id, p.imgIds) & np.isin(self.dt.category_id, p.catIds)
         gi, di = np.flatnonzero(keep_g), np.flatnonzero(keep_d)
@@ -188,19 +185,21 @@ class ArrayCOCOeval:
         s = s[:, :, :, a, m] if ap else s[:, :, a, m]
         return -1.0 if not (s > -1).any() else float(np.mean(s[s > -1]))
 
+    def _rows(self) -> list[tuple]:
+        """(ap, iou, area, maxDets) of the 12 stats, in pycocotools' _summarizeDets order."""
+        m = self.params.maxDets
+        return [(1, None, "all", 100), (1, .5, "all", m[2]), (1, .75, "all", m[2]), (1, None, "small", m[2]),
+                (1, None, "medium", m[2]), (1, None, "large", m[2]), (0, None, "all", m[0]), (0, None, "all", m[1]),
+                (0, None, "all", m[2]), (0, None, "small", m[2]), (0, None, "medium", m[2]),
+                (0, None, "large", m[2])]
+
     def _stats(self) -> np.ndarray:
-        top = self.params.maxDets[2]
-        rows = [(1, None, "all", 100), (1, .5, "all", top), (1, .75, "all", top), (1, None, "small", top),
-                (1, None, "medium", top), (1, None, "large", top), (0, None, "all", self.params.maxDets[0]),
-                (0, None, "all", self.params.maxDets[1]), (0, None, "all", top), (0, None, "small", top),
-                (0, None, "medium", top), (0, None, "large", top)]
-        self._rows = rows
-        return np.asarray([self._summary(*r) for r in rows])
+        return np.asarray([self._summary(*r) for r in self._rows()])
 
     def summary_text(self) -> str:
         """The 12 lines pycocotools' summarize() prints, character for character."""
         lines = []
-        for (ap, iou, area, max_dets), value in zip(self._rows, self.stats):
+        for (ap, iou, area, max_dets), value in zip(self._rows(), self.stats):
             iou_s = f"{IOU_THRS[0]:0.2f}:{IOU_THRS[-1]:0.2f}" if iou is None else f"{iou:0.2f}"
             title, kind = ("Average Precision", "(AP)") if ap else ("Average Recall", "(AR)")
             lines.append(f" {title:<18} {kind} @[ IoU={iou_s:<9} | area={area:>6s} | maxDets={max_dets:>3d} ] "

@@ -157,7 +157,9 @@ def test_tflm_kernels_score_like_xnnpack(trained_int8):
     """TFLite Micro's reference kernels (what an MCU runs) give each image's best score and the AP of XNNPACK.
 
     The kernels differ by at most one int8 step per op, amplified along the network; on these 12 images one
-    swapped pair of mid-score detections moves AP by about 0.01, hence 0.02 (real data: docs/results.md)."""
+    swapped pair of mid-score detections moves AP by about 0.01. Measured gaps: 0.013 (Zen 5), 0.021 (AMX Xeon,
+    where the fixture trains a different model), hence 0.03. Each image's best score: at most 0.02 (Zen 5), 0.060
+    (AMX Xeon), hence 0.08; real data: docs/results.md."""
     from sscma_rtmdet.config import load_config
     from sscma_rtmdet.data.sources import dataset_options
     from sscma_rtmdet.evaluation.evaluate import evaluate
@@ -166,6 +168,6 @@ def test_tflm_kernels_score_like_xnnpack(trained_int8):
     res = {rt: evaluate(cfg, trained_int8["int8"], "val", runtime=rt, progress=False, classwise=False)
            for rt in ("litert", "tflm")}
     aps = {rt: r["stats"][0] for rt, r in res.items()}
-    assert abs(aps["litert"] - aps["tflm"]) <= 0.02, aps
+    assert abs(aps["litert"] - aps["tflm"]) <= 0.03, aps
     best = [[float(d["scores"].max()) if len(d["scores"]) else 0.0 for d in r["results"]] for r in res.values()]
-    assert max(abs(a - b) for a, b in zip(*best)) <= 0.05, best
+    assert max(abs(a - b) for a, b in zip(*best)) <= 0.08, best

@@ -1,4 +1,5 @@
-"""AdamW with no weight decay on normalisation parameters and biases (mmdet paramwise_cfg)."""
+"""AdamW with no weight decay on normalisation parameters and biases, and an optional lr multiplier for the
+backbone (mmdet paramwise_cfg)."""
 from __future__ import annotations
 
 import torch
@@ -10,31 +11,51 @@ _NORMS = (nn.BatchNorm1d, nn.BatchNorm2d, nn.SyncBatchNorm, nn.GroupNorm, nn.Lay
 
 
 def param_groups(model: nn.Module, weight_decay: float, norm_decay: bool = False,
-                 bias_decay: bool = False) -> list[dict]:
-    """Split trainable params into decayed and non-decayed groups (each param once)."""
-    decay, no_decay, seen = [], [], set()
+                 bias_decay: bool = False, backbone_lr_mult: float = 1.0) -> list[dict]:
+    """Split trainable params into decayed and non-decayed groups (each param once). With
+    `backbone_lr_mult` != 1 the params under `model.backbone` get their own two groups carrying `lr_mult`
+    (the trainer multiplies the scheduled lr by it); at 1 the layout stays two groups, so old runs resume."""
+    split = backbone_lr_mult != 1.0
+    # by qualified name, so graph-rewritten (QAT) copies that keep submodule names split the same way
+    in_backbone = {id(p) for n, p in model.named_parameters() if n.startswith("backbone.")} if split else set()
+    if split and not in_backbone:
+        raise ConfigError("optimizer.backbone_lr_mult is set but the model has no backbone parameters; "
+                          "remove the option")
+    buckets: dict[tuple[bool, bool], list] = {(b, d): [] for b in (False, True) for d in (True, False)}
+    seen: set[int] = set()
     for module in model.modules():
         for name, p in module.named_parameters(recurse=False):
             if not p.requires_grad or id(p) in seen:
                 continue
             seen.add(id(p))
-            is_norm = isinstance(module, _NORMS)
-            is_bias = name == "bias"
-            if (is_norm and not norm_decay) or (is_bias and not bias_decay):
-                no_decay.append(p)
-            else:
-                decay.append(p)
-    return [{"params": decay, "weight_decay": weight_decay},
-            {"params": no_decay, "weight_decay": 0.0}]
+            exempt = (isinstance(module, _NORMS) and not norm_decay) or (name == "bias" and not bias_decay)
+            buckets[(id(p) in in_backbone, not exempt)].append(p)
+    groups = []
+    for (backbone, decayed), params in buckets.items():
+        if backbone and not split:
+            continue
+        group = {"params": params, "weight_decay": weight_decay if decayed else 0.0}
+        if split:
+            group["lr_mult"] = backbone_lr_mult if backbone else 1.0
+        groups.append(group)
+    return groups
 
 
 def build_optimizer(model: nn.Module, cfg, lr: float, **kernel) -> torch.optim.Optimizer:
-    """AdamW from the config's `optimizer` dict (type, betas, norm_decay, bias_decay) and `weight_decay`, at
-    learning rate `lr` (the fitted one; the schedule sets it per step). `kernel`: torch's implementation choice
-    (fused=True / foreach=True / foreach=False; engine/speed.py); none by default (torch picks)."""
+    """AdamW from the config's `optimizer` dict (type, betas, norm_decay, bias_decay, backbone_lr_mult) and
+    `weight_decay`, at learning rate `lr` (the fitted one; the schedule sets it per step, times each group's
+    `lr_mult`). `kernel`: torch's implementation choice (fused=True / foreach=True / foreach=False;
+    engine/speed.py); none by default (torch picks)."""
     opt = cfg.get("optimizer") or {}
     kind = opt.get("type", "AdamW")
     if kind != "AdamW":
         raise ConfigError(f"optimizer.type={kind!r} is not supported; use 'AdamW'")
-    groups = param_groups(model, float(cfg["weight_decay"]), opt.get("norm_decay", False), opt.get("bias_decay", False))
+    mult = opt.get("backbone_lr_mult", 1.0)
+    if isinstance(mult, bool) or not isinstance(mult, (int, float)) or not 0.0 <= mult <= 10.0:
+        raise ConfigError(f"optimizer.backbone_lr_mult={mult!r}: use a number from 0 to 10 "
+                          "(--cfg-options optimizer.backbone_lr_mult=0.5)")
+    groups = param_groups(model, float(cfg["weight_decay"]), opt.get("norm_decay", False),
+                          opt.get("bias_decay", False), float(mult))
+    for group in groups:
+        group["lr"] = lr * group.get("lr_mult", 1.0)
     return torch.optim.AdamW(groups, lr=lr, betas=tuple(opt.get("betas", (0.9, 0.999))), **kernel)

@@ -188,7 +188,7 @@ class Trainer:
             data_time = time.perf_counter() - t_data
             lr = lr_fn(self.iter)
             for group in self.optimizer.param_groups:
-                group["lr"] = lr
+                group["lr"] = lr * group.get("lr_mult", 1.0)
             losses = self._step(batch)
             self.iter += 1
             for k, v in losses.items():

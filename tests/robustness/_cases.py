@@ -112,6 +112,8 @@ CASES = [
     Case("batch-size-0", "train", lambda ws: _train(ws, batch_size=0), 2, r"error: batch_size=0 must be a positive"),
     Case("max-epochs-negative", "train", lambda ws: _train(ws, max_epochs=-1), 2,
          r"error: max_epochs=-1 must be a positive"),
+    Case("backbone-lr-mult-negative", "train", lambda ws: _train(ws, **{"optimizer.backbone_lr_mult": -1.0}), 2,
+         r"error: optimizer\.backbone_lr_mult=-1\.0: use a number from 0 to 10"),
     # item 6: checkpoint used with another architecture (SiLU checkpoint, ReLU config: same shapes)
     Case("arch-mismatch-test", "test", lambda ws: _test(ws, ws.ckpt, None, **ACT_RELU), 2,
          r"error: .*epoch_2\.pth was trained as CSPNeXt\(.*act silu\).*\n.*model\.backbone\.act: 'silu' in the "

@@ -100,8 +100,9 @@ train_pipeline_stage2 = [
 # Evaluation prepares images with `preprocess` and the target (letterbox or stretch to imgsz); no pipeline.
 
 # ---- optimisation -----------------------------------------------------------------------------------
-# lr and weight decay come from base_lr (fitted to the run) and weight_decay above.
-optimizer = dict(type='AdamW', betas=(0.9, 0.999), norm_decay=False, bias_decay=False)
+# lr and weight decay come from base_lr (fitted to the run) and weight_decay above; the backbone's lr is
+# backbone_lr_mult times it (mmdet's paramwise_cfg custom_keys; 1.0 there and here).
+optimizer = dict(type='AdamW', betas=(0.9, 0.999), norm_decay=False, bias_decay=False, backbone_lr_mult=1.0)
 ema = dict(momentum=0.0002, gamma=2000)
 patience = None  # early stopping: stop after this many validations without a new best AP (None: never)
 

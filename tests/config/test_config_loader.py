@@ -102,7 +102,7 @@ def test_nano_child_values_flow_into_base():
     assert cfg.model.backbone.widen_factor == 0.25 and cfg.model.backbone.deepen_factor == 0.33
     assert cfg.model.neck.num_csp_blocks == 1
     assert cfg.imgsz == (320, 320) and cfg.train_pipeline[1]["scale"] == (640, 640)
-    assert cfg.train_pipeline[0]["max_cached_images"] == 20 and cfg.base_lr == 0.008 and cfg.lr_ref_batch == 256
+    assert cfg.train_pipeline[0]["max_cached_images"] == 20 and cfg.base_lr == 0.004 and cfg.lr_ref_batch == 256
 
 
 def test_relu_config_sets_act_everywhere():

@@ -140,9 +140,10 @@ def profile(tr, batches: list, steps: int) -> tuple[dict, dict]:
     import torch
     from torch.profiler import ProfilerActivity, record_function
 
+    from sscma_rtmdet.engine.optim import set_lr
+
     tr.model.train()
-    for g in tr.optimizer.param_groups:
-        g["lr"] = 1e-4
+    set_lr(tr.optimizer, 1e-4)
     warm = {}
     for b in batches[:2]:
         _step(tr, b, warm, lambda n: nullcontext())

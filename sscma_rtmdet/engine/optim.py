@@ -21,7 +21,8 @@ def param_groups(model: nn.Module, weight_decay: float, norm_decay: bool = False
     if split and not in_backbone:
         raise ConfigError("optimizer.backbone_lr_mult is set but the model has no backbone parameters; "
                           "remove the option")
-    buckets: dict[tuple[bool, bool], list] = {(b, d): [] for b in (False, True) for d in (True, False)}
+    keys = [(False, True), (False, False)] + ([(True, True), (True, False)] if split else [])
+    buckets: dict[tuple[bool, bool], list] = {k: [] for k in keys}  # (in backbone, decayed) -> params
     seen: set[int] = set()
     for module in model.modules():
         for name, p in module.named_parameters(recurse=False):
@@ -30,14 +31,11 @@ def param_groups(model: nn.Module, weight_decay: float, norm_decay: bool = False
             seen.add(id(p))
             exempt = (isinstance(module, _NORMS) and not norm_decay) or (name == "bias" and not bias_decay)
             buckets[(id(p) in in_backbone, not exempt)].append(p)
-    groups = []
-    for (backbone, decayed), params in buckets.items():
-        if backbone and not split:
-            continue
-        group = {"params": params, "weight_decay": weight_decay if decayed else 0.0}
-        if split:
+    groups = [{"params": params, "weight_decay": weight_decay if decayed else 0.0}
+              for (_, decayed), params in buckets.items()]
+    if split:
+        for group, (backbone, _) in zip(groups, buckets):
             group["lr_mult"] = backbone_lr_mult if backbone else 1.0
-        groups.append(group)
     return groups
 
 
@@ -56,6 +54,12 @@ def build_optimizer(model: nn.Module, cfg, lr: float, **kernel) -> torch.optim.O
                           "(--cfg-options optimizer.backbone_lr_mult=0.5)")
     groups = param_groups(model, float(cfg["weight_decay"]), opt.get("norm_decay", False),
                           opt.get("bias_decay", False), float(mult))
-    for group in groups:
+    optimizer = torch.optim.AdamW(groups, lr=lr, betas=tuple(opt.get("betas", (0.9, 0.999))), **kernel)
+    set_lr(optimizer, lr)
+    return optimizer
+
+
+def set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
+    """The scheduled `lr` into every group, times the group's `lr_mult` (backbone_lr_mult; 1 elsewhere)."""
+    for group in optimizer.param_groups:
         group["lr"] = lr * group.get("lr_mult", 1.0)
-    return torch.optim.AdamW(groups, lr=lr, betas=tuple(opt.get("betas", (0.9, 0.999))), **kernel)

@@ -26,7 +26,7 @@ from .ema import ExpMomentumEMA, unwrap
 from .guards import DivergenceGuard, grad_norm
 from .loading import load_pretrained_into, resume_into
 from .logger import Scalars, fmt_eta, setup_logger
-from .optim import build_optimizer
+from .optim import build_optimizer, set_lr
 from .options import TrainOptions  # noqa: F401  (the trainer's options, imported from here too)
 from .preflight import check_before_training, check_settings
 from .pretrained import resolve_weights
@@ -187,8 +187,7 @@ class Trainer:
         for i, batch in enumerate(bar):
             data_time = time.perf_counter() - t_data
             lr = lr_fn(self.iter)
-            for group in self.optimizer.param_groups:
-                group["lr"] = lr * group.get("lr_mult", 1.0)
+            set_lr(self.optimizer, lr)
             losses = self._step(batch)
             self.iter += 1
             for k, v in losses.items():

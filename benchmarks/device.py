@@ -1,4 +1,6 @@
-"""One trained checkpoint through every deployed form, scored on a dataset, with the firmware's own decode.
+"""One trained checkpoint through every deployed form for SSCMA-Micro v2 (its RTMDet model class: XIAO ESP32-S3,
+a self-built Grove V2 firmware), scored on a dataset with the firmware's own decode (the stock Grove V2
+firmware: benchmarks/firmware_ap.py).
 
     .venv/bin/python benchmarks/device.py work_dirs/demo/epoch_60.pth --data datasets/demo_shapes [--split val]
 
@@ -33,20 +35,14 @@ def firmware_ap(path: Path, coco) -> tuple[float, float]:
     """AP / AP50 of the firmware's detections on a CocoDetection."""
     from ai_edge_litert.interpreter import Interpreter
 
-    from sscma_rtmdet.evaluation.coco_eval import evaluate_coco
+    from sscma_rtmdet.evaluation.coco_eval import evaluate_detector
 
     fw = firmware_module()
     interp = Interpreter(model_path=str(path))
     interp.allocate_tensors()
     contract = fw.accept(interp)
-    dets = []
-    for i in range(len(coco)):
-        img = coco.load_image(i)
-        boxes, scores, labels = fw.to_pixels(fw.detect(interp, contract, img, 0.001), img.shape[1], img.shape[0])
-        dets += [dict(image_id=coco.img_ids[i], category_id=coco.label2cat[int(c)], score=float(s),
-                      bbox=[float(b[0]), float(b[1]), float(b[2] - b[0]), float(b[3] - b[1])])
-                 for b, s, c in zip(boxes, scores, labels)]
-    stats = evaluate_coco(coco.coco, dets, classwise=False, log=None)["stats"]
+    stats = evaluate_detector(coco, lambda img: fw.to_pixels(fw.detect(interp, contract, img, 0.001), img.shape[1],
+                                                             img.shape[0]))["stats"]
     return stats[0], stats[1]
 
 
@@ -65,7 +61,7 @@ def main(checkpoint, data, split, out_dir):
     ckpt = Path(checkpoint)
     out = Path(out_dir) if out_dir else ckpt.parent
     log = subprocess.run([sys.executable, str(ROOT / "tools" / "export.py"), str(ckpt), "--format", "tflite", "vela",
-                          "--out-dir", str(out)], capture_output=True, text=True)
+                          "--board", "grove_vision_ai_v2_sscma2", "--out-dir", str(out)], capture_output=True, text=True)
     if log.returncode:
         raise click.ClickException(f"export failed:\n{log.stderr[-3000:]}")
     int8 = out / f"{ckpt.stem}_int8.tflite"

@@ -65,6 +65,9 @@ class Result:
         from .utils.fileio import atomic_write
 
         path = Path(path)
+        if not cv2.haveImageWriter(f"x{path.suffix}"):  # cv2.imwrite raises on an unknown suffix, not False
+            raise UserError(f"Result.save: cannot write {path}: the suffix {path.suffix!r} is not an image "
+                            "format OpenCV writes; use .jpg, .png, .bmp or .webp")
         with atomic_write(path) as tmp:
             if not cv2.imwrite(str(tmp), self.plot()):
                 raise UserError(f"could not write {path} (cv2.imwrite failed: check the suffix)")

@@ -13,10 +13,10 @@ import torch
 from torch import Tensor
 
 from .errors import ConfigError
-from .ops import batched_nms, distance2bbox, make_priors, sscma_nms
+from .ops import batched_nms, distance2bbox, make_priors, sscma_nms, sscma_v1_nms
 
 _TEST_CFG_KEYS = ("score_thr", "nms_pre", "iou_threshold", "max_per_img")
-_NMS = ("exact", "sscma")
+_NMS = ("exact", "sscma", "sscma-v1")
 
 
 def _as_tensor(x) -> Tensor:
@@ -78,6 +78,28 @@ def _select_argmax(scores: Tensor, score_thr: float, logits: bool, step: float |
     return vals, idx, labels[idx]
 
 
+def _select_percent(probs: Tensor, score_thr: float) -> tuple[Tensor, Tensor, Tensor]:
+    """SSCMA-Micro v1's YOLO_V8 rule: per prior the first class with the highest probability, kept when
+    100 * p > 100 * score_thr, its score stored as round(100 * p) / 100. probs: (P, C). Returns (scores (K,),
+    prior idx (K,), labels (K,)) in prior order."""
+    p = probs.detach().cpu().numpy().astype(np.float32)
+    labels = np.argmax(p, axis=1)  # numpy: the first index of the maximum
+    percent = p[np.arange(len(p)), labels] * np.float32(100)
+    idx = np.nonzero(percent > np.float32(100 * score_thr))[0]
+    vals = np.floor(percent[idx] + np.float32(0.5)) / 100  # C round(): halves away from zero
+    return (torch.from_numpy(vals.astype(np.float32)), torch.from_numpy(idx), torch.from_numpy(labels[idx]))
+
+
+def _clip_centre_size(boxes: Tensor, input_hw: Sequence[int]) -> Tensor:
+    """x1, y1, x2, y2 -> the same box after the firmware clips its centre and size each to [0, side]."""
+    H, W = float(input_hw[0]), float(input_hw[1])
+    c = torch.stack([(boxes[:, 0] + boxes[:, 2]) / 2, (boxes[:, 1] + boxes[:, 3]) / 2,
+                     boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]], 1)
+    c = torch.min(torch.max(c, c.new_zeros(4)), c.new_tensor([W, H, W, H]))
+    return torch.stack([c[:, 0] - c[:, 2] / 2, c[:, 1] - c[:, 3] / 2, c[:, 0] + c[:, 2] / 2,
+                        c[:, 1] + c[:, 3] / 2], 1)
+
+
 def _decode_image(cls_levels: list[Tensor], box_levels: list[Tensor], priors: list[Tensor], cfg: dict,
                   input_hw: Sequence[int], scores_are_logits: bool, steps: Sequence) -> dict:
     """One image. cls_levels[i]: (C, H_i, W_i); box_levels[i]: (4, H_i, W_i); priors[i]: (H_i*W_i, 4)."""
@@ -90,6 +112,9 @@ def _decode_image(cls_levels: list[Tensor], box_levels: list[Tensor], priors: li
                                                     cfg["score_thr"], cfg["nms_pre"])
         else:
             vals, prior_idx, labels = _select_argmax(scores, cfg["score_thr"], scores_are_logits, step)
+        if cfg["nms"] == "sscma-v1":  # the firmware's own selection (percent scores), after the probabilities
+            vals, prior_idx, labels = _select_percent(scores.sigmoid() if scores_are_logits else scores,
+                                                      cfg["score_thr"])
         dist = dist.permute(1, 2, 0).reshape(-1, 4)[prior_idx]
         exact = cfg["nms"] == "exact"
         all_boxes.append(distance2bbox(pri[prior_idx], dist, max_shape=input_hw if exact else None))
@@ -101,6 +126,9 @@ def _decode_image(cls_levels: list[Tensor], box_levels: list[Tensor], priors: li
         ok = (boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])
         boxes, scores, labels = boxes[ok], scores[ok], labels[ok]
         keep = batched_nms(boxes, scores, labels, float(cfg["iou_threshold"]), cfg["max_per_img"])
+    elif cfg["nms"] == "sscma-v1":
+        boxes = _clip_centre_size(boxes, input_hw)
+        keep = sscma_v1_nms(boxes, scores, labels, float(cfg["iou_threshold"]))
     else:
         keep = sscma_nms(boxes, scores, labels, float(cfg["iou_threshold"]), cfg["max_per_img"])
     return dict(boxes=boxes[keep], scores=scores[keep], labels=labels[keep].to(torch.int64, copy=False))
@@ -116,7 +144,8 @@ def decode_predictions(cls_scores: Sequence, bbox_preds: Sequence, strides: Sequ
     strides: per level int (or (sw, sh)); input_hw: (H, W) that boxes are clamped to (nms='exact').
     test_cfg: score_thr, nms_pre, iou_threshold, max_per_img (None: no cap), and optionally
     multi_label (True: mmdet, every class above score_thr; False: SSCMA-Micro, the best class per prior)
-    and nms ('exact': mmdet's; 'sscma': the firmware's, targets.py). score_steps: per level, the int8 step
+    and nms ('exact': mmdet's; 'sscma': SSCMA-Micro v2's, 'sscma-v1': v1's YOLO_V8 selection and NMS, with
+    integer-percent scores; targets.py). score_steps: per level, the int8 step
     of a logit output (the firmware thresholds on it), or None.
     Returns per image dict(boxes (K, 4) float32 xyxy, scores (K,), labels (K,) int64), best first.
     """
@@ -150,5 +179,18 @@ def rescale_boxes(boxes, scale, pad: Sequence[float], ori_hw: Sequence[int]) -> 
     sw, sh = (float(scale), float(scale)) if np.ndim(scale) == 0 else (float(scale[0]), float(scale[1]))
     top, left = float(pad[0]), float(pad[1])
     out = (b - b.new_tensor([left, top, left, top])) / b.new_tensor([sw, sh, sw, sh])
+    h, w = float(ori_hw[0]), float(ori_hw[1])
+    return torch.max(torch.min(out, out.new_tensor([w, h, w, h])), out.new_zeros(4))
+
+
+def firmware_v1_boxes(boxes, input_hw: Sequence[int], ori_hw: Sequence[int]) -> Tensor:
+    """Boxes of SSCMA-Micro v1's YOLO_V8 decode in the frame: its centre and size (input pixels, clipped by
+    the decode) each times frame / input in float32 and truncated to an integer, as the firmware stores them;
+    then the corners a host draws, clipped to the frame. boxes (K, 4) xyxy input pixels -> (K, 4) float32."""
+    b = _as_tensor(boxes).reshape(-1, 4)
+    fx, fy = np.float32(float(ori_hw[1]) / float(input_hw[1])), np.float32(float(ori_hw[0]) / float(input_hw[0]))
+    c = torch.stack([(b[:, 0] + b[:, 2]) / 2, (b[:, 1] + b[:, 3]) / 2, b[:, 2] - b[:, 0], b[:, 3] - b[:, 1]], 1)
+    c = torch.trunc(c * c.new_tensor([fx, fy, fx, fy]))
+    out = torch.stack([c[:, 0] - c[:, 2] / 2, c[:, 1] - c[:, 3] / 2, c[:, 0] + c[:, 2] / 2, c[:, 1] + c[:, 3] / 2], 1)
     h, w = float(ori_hw[0]), float(ori_hw[1])
     return torch.max(torch.min(out, out.new_tensor([w, h, w, h])), out.new_zeros(4))

@@ -80,9 +80,26 @@ def run_cli(command) -> None:
     tool_main(command, expand_cfg_options(sys.argv[1:]), sys.argv[0])
 
 
+def show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """warnings.showwarning of the CLIs: one `warning: ...` line, without Python's file:line and source line
+    (our warnings name the file or option themselves); another library's category is kept after it."""
+    from ..utils.text import printable
+
+    text = str(message).strip()
+    text = text[len("warning: "):] if text.startswith("warning: ") else text
+    kind = "" if category is UserWarning else f" ({category.__name__})"
+    try:
+        (file or sys.stderr).write(f"warning: {printable(text, keep_newlines=True)}{kind}\n")
+    except (OSError, ValueError):  # a closed or broken stderr: a warning is not worth a crash
+        pass
+
+
 def tool_main(command, args: list[str], prog_name: str) -> None:
     """Run a click command; click's own usage errors (unknown option, bad value) print `error: ...` like
-    ours, with exit code 2, instead of click's `Error:` block."""
+    ours, with exit code 2, instead of click's `Error:` block. Warnings print as `warning: ...` lines."""
+    import warnings
+
+    warnings.showwarning = show_warning
     try:
         rv = command.main(args=args, prog_name=prog_name, standalone_mode=False)
     except click.exceptions.Exit as e:

@@ -44,6 +44,11 @@ def main(config, data, work_dir, epochs, imgsz, formats, threads):
     if not (final.exists() and load_checkpoint_file(final)["meta"]["epoch"] == epochs):
         click.echo(f"== train {Path(config).name} for {epochs} epochs at {h}x{w} -> {work}")
         Trainer(cfg, TrainOptions(work_dir=work, config_path=config, resume="auto")).train()
+    else:  # trained before: the head is built for the dataset's classes, as the trainer builds it
+        from ..data.build import build_coco
+        classes = len(build_coco(cfg, "train").classes)
+        cfg["num_classes"] = classes
+        cfg.model.head["num_classes"] = classes
     click.echo(f"== export {final}")
     files = export_checkpoint(cfg, ExportRequest(checkpoint=final, formats=tuple(formats),
                                                  log=click.echo))
@@ -67,12 +72,13 @@ def evaluate_all(cfg, ckpt: Path, files: dict, threads: int) -> list[dict]:
     runs = [("pth", ckpt, "litert")] + [(k, Path(p), "litert") for k, p in files.items()]
     if "int8" in files and _has_tflm():
         runs.append(("int8 (TFLite Micro kernels)", Path(files["int8"]), "tflm"))
+    board = "grove_vision_ai_v2" if "vela" in files else None  # the .pth as the exported files decode
     for kind, path, runtime in runs:
         if kind == "vela":
             rows.append(dict(format="vela (NPU)", file=path, ap=None, ap50=None, ms=None))
             continue
         res = evaluate(cfg, path, coco, threads=threads, batch_size=1, num_workers=0, classwise=False,
-                       runtime=runtime, progress=False)
+                       runtime=runtime, progress=False, board=board if kind == "pth" else None)
         stats, predictor = res["stats"], res["predictor"]
         batch = next(iter(res["loader"]))["inputs"]
         times = []

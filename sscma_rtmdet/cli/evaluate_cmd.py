@@ -10,15 +10,18 @@ from ..utils.safety import check_writable, output_name, refuse_overwrite
 from ..utils.text import printable
 
 
-def run_test(config, model, data, cfg_options, *, split="val", runtime="litert", out_json=None, show_dir=None,
+def run_test(config, model, data, cfg_options, *, split="val", runtime="litert", board=None, out_json=None,
+             show_dir=None,
              show_score_thr=0.3, plots_dir=None, batch_size=None, threads=2, device="auto", progress=True,
              allow_arch_mismatch=False) -> dict:
     import torch
 
     from ..data.build import build_coco
+    from ..engine.preflight import check_split
     from ..evaluation.coco_eval import detections_to_coco, save_detections_json
     from ..evaluation.evaluate import evaluate
     from ..runtime.deployment import class_change
+    from ..targets import get_target
     from ..runtime.torch_model import resolve_model_path
     from ..utils.device import resolve_device
     from .common import run_config
@@ -26,7 +29,9 @@ def run_test(config, model, data, cfg_options, *, split="val", runtime="litert",
     torch.set_num_threads(threads)
     path = resolve_model_path(model, config)
     cfg = run_config(config, cfg_options, path, data, log=click.echo)
+    _refuse_missing_split(cfg, split)
     coco = build_coco(cfg, split)
+    check_split(coco, split, log=lambda m: None, scoring=True)  # a split without boxes would score -1
     protected = _dataset_files(cfg, path)
     for option, out in (("--out", out_json), ("--show-dir", show_dir), ("--plots", plots_dir)):
         if out:
@@ -34,7 +39,7 @@ def run_test(config, model, data, cfg_options, *, split="val", runtime="litert",
             check_writable(Path(out).parent if option == "--out" else out, option)
     start = time.perf_counter()
     res = evaluate(cfg, path, coco, device=resolve_device(device), threads=threads, batch_size=batch_size,
-                   progress=progress, log=click.echo, runtime=runtime,
+                   progress=progress, log=click.echo, runtime=runtime, board=board,
                    allow_arch_mismatch=allow_arch_mismatch)
     wall = time.perf_counter() - start
     results, metas = res["results"], res["metas"]
@@ -42,8 +47,7 @@ def run_test(config, model, data, cfg_options, *, split="val", runtime="litert",
     note = class_change(res["model_classes"], coco.classes)[1]  # another count or order was refused
     if note:
         click.echo(f"warning: {printable(path.name)}: {note}; scored by index", err=True)
-    decode = "SSCMA-Micro's decode (one class per anchor, its NMS)" if dep.test_cfg.get("nms") == "sscma" \
-        else "mmdetection's decode"
+    decode = get_target(dep.target).decode
     click.echo(f"{printable(path.name)}: {len(results)} images, {res['images_per_second']:.1f} images/s (model + "
                f"decode, batch {res['batch_size']}, {threads} threads{', TFLite Micro' if runtime == 'tflm' else ''}; "
                f"{len(results) / wall:.1f} end to end with loading and scoring); {dep.preprocess.resize} "
@@ -51,6 +55,9 @@ def run_test(config, model, data, cfg_options, *, split="val", runtime="litert",
     if runtime == "tflm":
         from ..runtime.tflm import arena_bytes
         click.echo(f"TFLite Micro tensor arena: {arena_bytes(path) / 1024:,.0f} KiB (reference kernels, x86-64 build)")
+    if getattr(coco, "has_annotation_id_0", False):
+        click.echo(f"note: {printable(coco.ann_path)} has an annotation with id 0 (Roboflow numbers from 0): it "
+                   "is scored like any other here; pycocotools takes id 0 for 'unmatched' and reports a lower AP")
     if out_json:
         save_detections_json(detections_to_coco(results, metas, coco.label2cat), out_json)
         click.echo(f"detections saved to {out_json}")
@@ -62,6 +69,17 @@ def run_test(config, model, data, cfg_options, *, split="val", runtime="litert",
         for p in write_evaluation_plots(res, coco, Path(plots_dir)):
             click.echo(f"plot: {p}")
     return res
+
+
+def _refuse_missing_split(cfg, split: str) -> None:
+    """--split test on a dataset whose test split is its val split (no test/ folder): say so, not score val."""
+    from ..errors import UserError
+
+    if split == "test" and (cfg.get("test_ann_file"), cfg.get("test_img_prefix")) == \
+            (cfg.get("val_ann_file"), cfg.get("val_img_prefix")):
+        raise UserError(f"--split test: the dataset {cfg.get('data_root')} has no test split (its test files are "
+                        f"the val split's, {cfg.get('val_ann_file')}); use --split val, or add a test split (a "
+                        "test/ folder, or --cfg-options test_ann_file=... test_img_prefix=...)")
 
 
 def _dataset_files(cfg, model: Path) -> dict:

@@ -17,12 +17,16 @@ from .common import (CONTEXT, arch_mismatch_option, cfg_options_option, config_a
 @click.option("--format", "formats", multiple=True, default=("onnx", "tflite"), show_default=True,
               metavar="FMT", help="onnx, tflite (float32+float16+int8) and/or vela (int8 compiled for "
               "Ethos-U55-64, Grove Vision AI V2); several may follow one flag.")
-@click.option("--layout", type=click.Choice(["sscma", "nchw"]), default=None,
-              help="Output layout [default: the checkpoint's target: sscma for sscma-micro (the firmware's "
-                   "[1, H*W, C] logits and grid-unit boxes), nchw for generic (per-level maps)].")
+@click.option("--layout", type=click.Choice(["sscma", "nchw", "yolov8"]), default=None,
+              help="Output layout [default: the firmware's (--board): yolov8 for the stock Grove Vision AI V2 "
+                   "firmware (one [1, 4+C, N] output), sscma for SSCMA-Micro v2 (six [1, H*W, C]), nchw for "
+                   "generic (per-level maps)].")
 @click.option("--board", default=None, metavar="NAME",
-              help="grove_vision_ai_v2 or xiao_esp32s3: fail the export when the file does not fit it "
-                   "(tensor arena, flash) [default: Grove Vision AI V2 with vela; a report for each board].")
+              help="The board and its firmware (sscma_rtmdet/targets.py BOARDS): grove_vision_ai_v2 (stock "
+                   "firmware), grove_vision_ai_v2_sscma2 (SSCMA-Micro v2) or xiao_esp32s3; picks the layout and "
+                   "decode, and fails the export when the file does not fit or its firmware would not run it "
+                   "[default: grove_vision_ai_v2 with vela; else the checkpoint's target, a report for each "
+                   "board].")
 @click.option("--out-dir", type=click.Path(file_okay=False), help="[default: next to the checkpoint]")
 @click.option("--calib-images", type=click.Path(exists=True, file_okay=False),
               help="Folder of calibration images (recursive) [default: the training images].")
@@ -30,7 +34,7 @@ from .common import (CONTEXT, arch_mismatch_option, cfg_options_option, config_a
               help="Number of calibration images for int8.")
 @click.option("--no-fold-normalization", is_flag=True,
               help="Keep (x-mean)/std outside the graph (input is normalised float in the training colour "
-                   "order); default folds it in so the int8 model takes raw pixels (pixel - 128).")
+                   "order); default folds it in so the int8 model takes pixels (q = pixel - 128).")
 @click.option("--no-verify", is_flag=True,
               help="Skip every accuracy check (each TFLite file against ONNX, every file against torch, the "
                    "constant/saturated-output checks); an int8 file that is not fully integer is then a warning. "
@@ -50,11 +54,16 @@ def main(args, data, cfg_options, imgsz, formats, layout, board, out_dir, calib_
     """
     from pathlib import Path
 
+    from ..errors import UserError
     from ..export.pipeline import ExportRequest, export_checkpoint
     from ..runtime.torch_model import resolve_model_path
     from .common import run_config
 
     config, checkpoint = config_and_model(args, "CHECKPOINT")
+    if board and not {"tflite", "vela"} & set(formats):  # the fit is measured on the int8 and Vela files only
+        raise UserError(f"--board {board} checks the int8 .tflite and the Vela file against the board, but "
+                        f"--format {' '.join(formats)} writes neither: add tflite (or vela) to --format, or drop "
+                        "--board")
     ckpt = resolve_model_path(checkpoint, config)
     cfg = run_config(config, cfg_options, ckpt, data, log=click.echo) if (config or data or cfg_options) else None
     req = ExportRequest(checkpoint=ckpt, formats=tuple(formats), imgsz=tuple(imgsz) if imgsz else None,

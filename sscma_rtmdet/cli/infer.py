@@ -107,6 +107,7 @@ def _video(det, src, out, no_progress) -> None:
 
     from ..errors import UserError
     from ..utils.fileio import atomic_write
+    from ..utils.progress import is_terminal
     from ..utils.safety import output_name
     from ..utils.text import printable
     from ..visualize import draw_detections
@@ -122,7 +123,8 @@ def _video(det, src, out, no_progress) -> None:
         if not writer.isOpened():
             raise UserError(f"cannot write video {out / output_name(src, None, '.mp4')} (cv2.VideoWriter failed)")
         frames = 0
-        with tqdm(total=total, disable=no_progress, desc=src.name) as bar:
+        # a bar only on a terminal: redirected, its redraws would fill the log with carriage returns
+        with tqdm(total=total, disable=no_progress or not is_terminal(), desc=src.name) as bar:
             while True:
                 ok, frame = cap.read()
                 if not ok:

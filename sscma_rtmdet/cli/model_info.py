@@ -4,6 +4,7 @@ from __future__ import annotations
 import click
 
 from ..errors import ConfigError
+from ..utils.text import printable
 from .common import cfg_options_option, friendly_errors
 
 
@@ -57,7 +58,7 @@ def main(source, cfg_options, imgsz):
         cfg = load_config(source, list(cfg_options))
         hw = _imgsz(cfg, imgsz)
         model = build_model(cfg["model"])
-    click.echo(f"model: {source}")
+    click.echo(f"model: {printable(source)}")
     click.echo(format_summary(summarize(model, hw), hw, count_params(model), count_flops(model, hw)))
 
 
@@ -65,7 +66,8 @@ def _deployment_lines(dep: dict) -> str:
     pre = dep["preprocess"]
     return (f"target: {dep['target']}, input {dep['imgsz'][0]}x{dep['imgsz'][1]} {dep['input_color'].upper()} "
             f"({pre['resize']}, {pre['interpolation']}), layout {dep['layout']}\n"
-            f"classes ({dep['num_classes']}): {', '.join(dep['classes'])}\ndecode: {dep['test_cfg']}")
+            f"classes ({dep['num_classes']}): {', '.join(printable(c) for c in dep['classes'])}\n"
+            f"decode: {printable(dep['test_cfg'])}")  # names from a file: no terminal escape, no forged line
 
 
 def _file_info(path) -> None:
@@ -73,10 +75,10 @@ def _file_info(path) -> None:
 
     backend = load_backend(path)
     meta = backend.meta
-    click.echo(f"{path.name}: {meta['format']} {meta['precision']}, input {meta['input']}")
+    click.echo(printable(f"{path.name}: {meta['format']} {meta['precision']}, input {meta['input']}"))
     click.echo(_deployment_lines(meta["deployment"]))
     for name in meta["output_names"]:
-        click.echo(f"  {name}: {meta['outputs'][name]}")
+        click.echo(printable(f"  {name}: {meta['outputs'][name]}"))
 
 
 if __name__ == "__main__":

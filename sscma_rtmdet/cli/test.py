@@ -15,6 +15,9 @@ from .common import (CONTEXT, arch_mismatch_option, cfg_options_option, config_a
               help="Which split of the dataset to evaluate on.")
 @click.option("--runtime", type=click.Choice(["litert", "tflm"]), default="litert", show_default=True,
               help="For .tflite: LiteRT with XNNPACK (CPU), or TFLite Micro's kernels (what an MCU runs).")
+@click.option("--board", default=None, metavar="NAME",
+              help="Score as this board's firmware decodes (export/boards.py: grove_vision_ai_v2 is the stock "
+                   "firmware's YOLO_V8 decode): for a .pth, or a file made for it [default: the model's own].")
 @click.option("--out", "out_json", type=click.Path(dir_okay=False), help="Save detections as COCO json.")
 @click.option("--show-dir", type=click.Path(file_okay=False), help="Draw predictions on the images here.")
 @click.option("--show-score-thr", type=float, default=0.3, show_default=True, help="Score to draw a box.")
@@ -27,7 +30,7 @@ from .common import (CONTEXT, arch_mismatch_option, cfg_options_option, config_a
 @verbose_option
 @arch_mismatch_option
 @friendly_errors
-def main(args, data, cfg_options, split, runtime, out_json, show_dir, show_score_thr, plots_dir, batch_size,
+def main(args, data, cfg_options, split, runtime, board, out_json, show_dir, show_score_thr, plots_dir, batch_size,
          threads, device, no_progress, allow_arch_mismatch):
     """Evaluate MODEL (.pth checkpoint, .onnx or .tflite export) with COCO bbox metrics.
 
@@ -42,7 +45,7 @@ def main(args, data, cfg_options, split, runtime, out_json, show_dir, show_score
     from .evaluate_cmd import run_test
 
     config, model = config_and_model(args)
-    return run_test(config, model, data, cfg_options, split=split, runtime=runtime, out_json=out_json,
+    return run_test(config, model, data, cfg_options, split=split, runtime=runtime, board=board, out_json=out_json,
                     show_dir=show_dir, show_score_thr=show_score_thr, plots_dir=plots_dir, batch_size=batch_size,
                     threads=threads, device=device, progress=not no_progress,
                     allow_arch_mismatch=allow_arch_mismatch)

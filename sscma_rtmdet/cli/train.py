@@ -54,12 +54,44 @@ def main(config, data, cfg_options, epochs, imgsz, batch, work_dir, resume, exis
 
     shortcuts = [f"{k}={v}" for k, v in (("max_epochs", epochs), ("imgsz", imgsz and (imgsz, imgsz)),
                                         ("batch_size", batch), ("train_threads", threads)) if v]
+    _refuse_conflicts(shortcuts, cfg_options)
     cfg = run_config(config, shortcuts + list(cfg_options), data=data, log=click.echo)
     opts = TrainOptions(work_dir=Path(work_dir or default_work_dir(config)), config_path=config, seed=seed,
                         resume=resume, device=device, amp=not no_amp, progress=not no_progress,
                         allow_arch_mismatch=allow_arch_mismatch, exist_ok=exist_ok,
                         save_resume_state=save_resume_state)
+    _refuse_work_dir_in_dataset(cfg, opts.work_dir, config)
     Trainer(cfg, opts).train()
+
+
+_SHORTCUT = {"max_epochs": "--epochs", "imgsz": "--imgsz", "batch_size": "--batch", "train_threads": "--threads"}
+
+
+def _refuse_conflicts(shortcuts: list[str], cfg_options) -> None:
+    """--epochs/--imgsz/--batch/--threads and a --cfg-options of the same name with another value: the
+    option would win silently, so neither is guessed."""
+    from ..config.options import parse_cfg_options
+    from ..errors import ConfigError
+
+    given, options = parse_cfg_options(shortcuts), parse_cfg_options(list(cfg_options or ()))
+    for key, value in given.items():
+        other = options.get(key, value)
+        if key == "imgsz" and isinstance(other, int):
+            other = (other, other)
+        if (list(other) if isinstance(other, (list, tuple)) else other) != \
+                (list(value) if isinstance(value, tuple) else value):
+            raise ConfigError(f"{_SHORTCUT[key]} {value[0] if key == 'imgsz' else value} and --cfg-options "
+                              f"{key}={other!r} disagree; give one of them")
+
+
+def _refuse_work_dir_in_dataset(cfg, work_dir, config) -> None:
+    """The work dir must not lie inside a split's image folder (test/infer refuse such outputs too)."""
+    from pathlib import Path
+
+    from ..utils.safety import refuse_overwrite
+    from .evaluate_cmd import _dataset_files
+
+    refuse_overwrite(work_dir, "--work-dir", **_dataset_files(cfg, Path(config)))
 
 
 if __name__ == "__main__":

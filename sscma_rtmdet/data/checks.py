@@ -25,6 +25,9 @@ from ..errors import DataError
 from ..utils.text import printable
 
 _MAX_LISTED = 5
+# classes one model may have: LVIS, the largest common detection set, has 1203; the head's outputs and the
+# scorer's arrays (~200 KB a class) grow with it (100,000 classes asked 9 GiB at the first validation)
+MAX_CLASSES = 2000
 # Pillow's DecompressionBombError limit (2 x its 89.5 MP warning): ~540 MB once decoded as BGR
 MAX_IMAGE_PIXELS = 178_956_970
 _PIL_LIMIT_LOCK = threading.Lock()
@@ -47,9 +50,14 @@ def as_id(value):
         return value
     if isinstance(value, float) and math.isfinite(value) and value.is_integer():
         return int(value)
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-        return int(value.strip())
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit() and len(value.strip()) < 4000:
+        return int(value.strip())  # 4000: under Python's limit on digits converted (ValueError above 4300)
     return None
+
+
+def id_fits(value: int) -> bool:
+    """A COCO id that numpy and pycocotools hold as int64."""
+    return -2**63 <= value < 2**63
 
 
 def check_image_entries(images: list[dict], data_root: str, img_dir: str, ann_path: str) -> None:
@@ -58,6 +66,10 @@ def check_image_entries(images: list[dict], data_root: str, img_dir: str, ann_pa
     bad_ids = [f"images[{i}] id {im['id']!r}" for i, im in enumerate(images) if as_id(im["id"]) is None]
     if bad_ids:
         raise DataError(f"{ann_path}: image id(s) must be integers (or strings of digits): {_listed(bad_ids)}")
+    huge = [f"images[{i}] id {im['id']!r}" for i, im in enumerate(images) if not id_fits(as_id(im["id"]))]
+    if huge:  # scored as int64 arrays: found now, not as an OverflowError after the whole inference pass
+        raise DataError(f"{ann_path}: image id(s) out of range: {_listed(huge)}; ids must lie within "
+                        "-2**63..2**63-1 (64-bit integers); renumber the images and their annotations' image_id")
     bad_names = [f"images[{i}] (id {im['id']!r}) file_name {im['file_name']!r}" for i, im in enumerate(images)
                  if not isinstance(im["file_name"], str) or not im["file_name"].strip()]
     if bad_names:
@@ -86,6 +98,50 @@ def check_image_entries(images: list[dict], data_root: str, img_dir: str, ann_pa
     if dups:
         raise DataError(f"{ann_path}: duplicate image id(s): {_listed(dups)}; every image needs its own id "
                         "(annotations refer to images by id)")
+
+
+def warn_duplicate_files(images: list[dict], ann_path: str) -> None:
+    """A warning naming image entries (under other ids) that list the same file: it trains and scores twice."""
+    first: dict = {}
+    dups = []
+    for i, im in enumerate(images):
+        key = os.path.normpath(im["file_name"])
+        if key in first:
+            j = first[key]
+            dups.append(f"images[{j}] (id {images[j]['id']}) and images[{i}] (id {im['id']}): {im['file_name']!r}")
+        else:
+            first[key] = i
+    if dups:
+        warnings.warn(f"{ann_path}: {len(dups)} image file(s) listed twice under other ids: {_listed(dups)}; each "
+                      "copy is trained on and scored as another image (its boxes count twice): remove the extra "
+                      "entries", stacklevel=3)
+
+
+def check_class_count(cats: list, ann_path: str, placeholder: int = 0) -> list:
+    """`cats` unless more than MAX_CLASSES (+ `placeholder`: Roboflow's, before it is told apart); DataError
+    saying the limit otherwise. Checked before anything loops over the categories."""
+    if len(cats) > MAX_CLASSES + placeholder:
+        raise DataError(f"{ann_path} lists {len(cats)} categories; at most {MAX_CLASSES} classes are supported "
+                        "(LVIS, the largest common detection set, has 1203): merge or drop classes")
+    return cats
+
+
+def check_placeholder_unused(data: dict, ann_path: str) -> None:
+    """DataError naming Roboflow's placeholder category (supercategory 'none', the dataset name that the other
+    categories give as their supercategory) and the first annotations that use it: it is not a class."""
+    cats = [c for c in data["categories"] if isinstance(c, dict)]
+    placeholders = {c["id"]: c["name"] for c in cats if str(c.get("supercategory", "")).lower() == "none"
+                    and any(o is not c and o.get("supercategory") == c["name"] for o in cats)}
+    if not placeholders:
+        return
+    used = [(i, a) for i, a in enumerate(data["annotations"])
+            if isinstance(a, dict) and as_id(a.get("category_id")) in placeholders]
+    if used:
+        cid = as_id(used[0][1]["category_id"])
+        users = [f"annotations[{i}] (id {a.get('id')!r}, image_id {a.get('image_id')!r})" for i, a in used]
+        raise DataError(f"{ann_path}: category {cid} {placeholders[cid]!r} is Roboflow's placeholder (the dataset "
+                        f"name, supercategory 'none'), not a class, but {len(users)} box(es) use it: "
+                        f"{_listed(users)}; give these boxes a real class in Roboflow and re-export, or delete them")
 
 
 def _jpeg_truncated(path: str) -> bool:

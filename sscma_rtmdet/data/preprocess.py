@@ -17,8 +17,11 @@ from ..errors import ConfigError
 
 COLORS = ("bgr", "rgb")
 RESIZES = ("letterbox", "stretch")
-INTERPOLATIONS = ("linear", "nearest")
+INTERPOLATIONS = ("linear", "nearest", "nearest-float")
 DEFAULT_PAD_VALUE = 114
+# SSCMA-Micro writes pixel - 128 into an int8 input; a mean of 128 on every channel makes that the network input
+# times 1/std, which the first convolution absorbs exactly (its zero padding stays zero: runtime.wrapper).
+CENTRE = 128.0
 _KEYS = ("color", "mean", "std", "pad_value", "resize", "interpolation")
 
 
@@ -37,8 +40,8 @@ class Preprocess:
     `color` is the channel order the network was trained on; `mean`/`std` are given in that order (as
     mmdet's data_preprocessor with bgr_to_rgb), so color='bgr' means mean[0] applies to blue.
     `resize`: 'letterbox' keeps the aspect ratio and pads bottom/right with `pad_value` (mmdet's test
-    pipeline); 'stretch' resizes to (H, W) ignoring it (SSCMA-Micro). `interpolation` 'nearest' is the
-    firmware's 16.16 fixed-point sampler, bit for bit.
+    pipeline); 'stretch' resizes to (H, W) ignoring it (SSCMA-Micro). `interpolation` 'nearest' is
+    SSCMA-Micro v2's 16.16 fixed-point sampler, 'nearest-float' v1's float-ratio one, bit for bit.
     """
     color: str = "bgr"
     mean: tuple[float, float, float] = (103.53, 116.28, 123.675)
@@ -114,6 +117,12 @@ class Preprocess:
         input (N,3,H,W) float32 torch, as `normalize` gives it for the same image."""
         return normalize(to_color(raw, input_color), self)  # the flip is its own inverse: back to BGR
 
+    @property
+    def centred(self) -> bool:
+        """True when the mean is CENTRE on every channel: the normalisation is (pixel - 128) / std, which an
+        export folds into the first convolution exactly (no elementwise op on the input)."""
+        return bool(np.allclose(self.mean, CENTRE, rtol=0, atol=1e-6))
+
     def affine(self) -> tuple[np.ndarray, np.ndarray]:
         """(scale (3,), bias (3,)) float32 with network input = pixel * scale + bias, in `self.color` order:
         the normalisation an exported graph folds in and QAT models."""
@@ -158,13 +167,24 @@ def nearest_fixed_point(img: np.ndarray, size_hw: Sequence[int]) -> np.ndarray:
     return np.ascontiguousarray(img[rows[:, None], cols[None, :]])
 
 
+def nearest_float_ratio(img: np.ndarray, size_hw: Sequence[int]) -> np.ndarray:
+    """SSCMA-Micro v1's nearest sampler (el_cv): source index int(i * (src / dst)), in float32, per axis."""
+    h, w = img.shape[:2]
+    H, W = int(size_hw[0]), int(size_hw[1])
+    rows = (np.arange(H, dtype=np.float32) * np.float32(h / H)).astype(np.int64)
+    cols = (np.arange(W, dtype=np.float32) * np.float32(w / W)).astype(np.int64)
+    return np.ascontiguousarray(img[np.minimum(rows, h - 1)[:, None], np.minimum(cols, w - 1)[None, :]])
+
+
 def resize_to(img: np.ndarray, size_hw: Sequence[int], interpolation: str = "linear") -> np.ndarray:
-    """Resize to exactly (H, W): cv2 bilinear, or the firmware's nearest sampler; unchanged size is a no-op."""
+    """Resize to exactly (H, W): cv2 bilinear, or a firmware's nearest sampler; unchanged size is a no-op."""
     H, W = int(size_hw[0]), int(size_hw[1])
     if img.shape[:2] == (H, W):
         return img
     if interpolation == "nearest":
         return nearest_fixed_point(img, (H, W))
+    if interpolation == "nearest-float":
+        return nearest_float_ratio(img, (H, W))
     return cv2.resize(img, (W, H), interpolation=cv2.INTER_LINEAR)
 
 

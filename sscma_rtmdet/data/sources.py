@@ -12,7 +12,7 @@ from pathlib import Path
 
 from ..errors import DataError
 from ..utils.paths import cache_dir
-from .formats import COCO_ANN, available_splits, convert_dataset, detect_format
+from .formats import COCO_ANN, available_splits, convert_dataset, detect_format, load_split
 from .formats.common import SPLIT_FOLDERS
 
 #: The config names a dataset sets (the one list; the seed tutorial types six of them by hand).
@@ -67,6 +67,9 @@ def dataset_options(root: str | os.PathLike, log=None) -> dict:
     fmt = detect_format(root)
     if fmt == "coco":
         return roboflow_options(root)
-    if "train" not in available_splits(root):
-        raise DataError(f"{fmt} dataset {root} has no train split")
+    splits = available_splits(root)
+    for split in ("train", "val"):  # the reader's own error names the yaml entry or folder it looked for
+        if split not in splits:
+            load_split(root, split)
+            raise DataError(f"{fmt} dataset {root} has no {split} split")
     return roboflow_options(coco_copy(root, log))

@@ -10,18 +10,41 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..data.build import preprocess_of
+from ..data.preprocess import Preprocess
 from ..errors import CheckpointError
 from ..models.convert import load_checkpoint
 from ..runtime import checkpoint as ckpt_io
 from ..runtime.deployment import class_change
+from ..runtime.wrapper import adapt_input_normalization
 
 
 def load_pretrained(model, path, cfg, allow_arch_mismatch: bool, log):
-    """`load_from`: weights of `path` into `model` (other class counts skip the head); returns the LoadReport."""
+    """`load_from`: weights of `path` into `model` (other class counts skip the head), re-expressed for the
+    config's input normalisation; returns the LoadReport (`note`: the re-expression, or None)."""
 
     ckpt = ckpt_io.load_checkpoint_file(path)
     ckpt_io.check_architecture(ckpt, path, cfg, allow=allow_arch_mismatch, log=log)
-    return load_checkpoint(model, ckpt, name=str(path), model_cfg=cfg.model, log=lambda m: log(f"load_from {m}"))
+    held = []  # the loader's account, said once with the re-expression below
+    report = load_checkpoint(model, ckpt, name=str(path), model_cfg=cfg.model, log=held.append)
+    report.note = adapt_preprocess(model, ckpt, preprocess_of(cfg))
+    for message in held:
+        log(f"load_from {message}" + (f"; {report.note}" if report.note else ""))
+    return report
+
+
+def adapt_preprocess(model, ckpt: dict, new) -> str | None:
+    """Weights of a checkpoint trained with another colour order or mean/std (e.g. mmdetection's mean, for a
+    config whose centred mean folds into the device file) re-expressed for the config's (exact away from the
+    border); returns what was done, in words (None: nothing). A checkpoint without the record is taken as is."""
+    record = ((ckpt.get("meta") or {}).get("deployment") or {}).get("preprocess") if ckpt_io.is_ours(ckpt) else None
+    if not record:
+        return None
+    old = Preprocess.from_config(record)
+    if not adapt_input_normalization(model, old, new):
+        return None
+    return (f"its first convolution re-expressed from mean {list(old.mean)} / std {list(old.std)} ({old.color}) "
+            f"to the config's {list(new.mean)} / {list(new.std)} ({new.color})")
 
 
 def resume_source(spec: str, work_dir, cfg, classes: list[str], allow_arch_mismatch: bool, log):
@@ -42,8 +65,22 @@ def resume_source(spec: str, work_dir, cfg, classes: list[str], allow_arch_misma
             f"from its weights use --cfg-options load_from={path} (without --resume)")
     if note:
         log(f"--resume: {note} since {path}; continuing with the dataset's names")
+    _check_resume_imgsz(ckpt, path, cfg)
     ckpt_io.check_architecture(ckpt, path, cfg, allow=allow_arch_mismatch, log=log)
     return path, ckpt
+
+
+def _check_resume_imgsz(ckpt: dict, path, cfg) -> None:
+    """--resume continues a run at its input size: its best AP and schedule were measured at that size."""
+    from ..data.build import imgsz_of
+
+    trained = ((ckpt.get("meta") or {}).get("deployment") or {}).get("imgsz")
+    now = imgsz_of(cfg)
+    if isinstance(trained, (list, tuple)) and len(trained) == 2 and tuple(trained) != now:
+        raise CheckpointError(
+            f"--resume: {path} was trained at imgsz {trained[0]}x{trained[1]} but this run asks for {now[0]}x{now[1]} "
+            f"(--imgsz or imgsz=); --resume continues the same run at its size: drop the new size, or start a new "
+            f"run from its weights with --cfg-options load_from={path} (without --resume)")
 
 
 def _short(keys: list[str], n: int = 3) -> str:
@@ -88,7 +125,7 @@ def load_pretrained_into(trainer, path) -> None:
                              trainer.log.warning)
     trainer.ema = ExpMomentumEMA(unwrap(trainer.model), **trainer.cfg.ema)
     if not (report.skipped or report.ignored or report.not_loaded):  # those were logged with the summary
-        trainer.log.info(f"load_from {path}: {report.summary()}")
+        trainer.log.info(f"load_from {path}: {report.summary()}" + (f"; {report.note}" if report.note else ""))
 
 
 def resume_into(trainer, spec: str) -> bool:

@@ -174,3 +174,15 @@ def detections_to_arrays(results: Sequence[Mapping], metas: Sequence[Mapping],
 def save_detections_json(dets: Sequence[Mapping], path) -> Path:
     """Write COCO result dicts as json (atomic: no half-written file on a crash)."""
     return atomic_write_text(path, json.dumps(list(dets)))
+
+
+def evaluate_detector(coco, detect: Callable, log: Callable[[str], None] | None = None) -> dict:
+    """evaluate_coco of any detector on a CocoDetection: `detect(img_bgr) -> (boxes (K, 4) xyxy original pixels,
+    scores (K,), labels (K,))` per image, in dataset order (e.g. an independent model of a firmware)."""
+    dets = []
+    for i in range(len(coco)):
+        boxes, scores, labels = detect(coco.load_image(i))
+        dets += [dict(image_id=coco.img_ids[i], category_id=coco.label2cat[int(c)], score=float(s),
+                      bbox=[float(b[0]), float(b[1]), float(b[2] - b[0]), float(b[3] - b[1])])
+                 for b, s, c in zip(boxes, scores, labels)]
+    return evaluate_coco(coco.coco, dets, classwise=False, log=log)

@@ -18,7 +18,7 @@ def evaluate(cfg: Config, model: nn.Module | str | os.PathLike, split="val", *, 
              threads: int = 1, batch_size: int | None = None, num_workers: int | None = None,
              progress: bool = True, desc: str | None = None, log=None, classwise: bool = True,
              allow_arch_mismatch: bool = False, runtime: str = "litert",
-             deployment: Deployment | None = None) -> dict:
+             deployment: Deployment | None = None, board: str | None = None) -> dict:
     """COCO bbox metrics of `model` on a split of the config's dataset.
 
     model: an nn.Module taking normalised input (scored with the config's deployment, or `deployment`), or
@@ -27,6 +27,8 @@ def evaluate(cfg: Config, model: nn.Module | str | os.PathLike, split="val", *, 
     split: 'train', 'val' or 'test', or an already built `CocoDetection`.
     runtime: for .tflite files, 'litert' (XNNPACK) or 'tflm' (TFLite Micro's kernels, as on an MCU).
     log: where pycocotools' summary and the per-class table go (None: nowhere).
+    board: score as that board's firmware decodes (export.boards): a .pth re-targeted within its family, a
+        file only when it was made for that firmware.
     Returns evaluate_coco's dict (`metrics`, `stats`, `per_class`) plus `results`/`metas` (per image, boxes in
     original pixels), `images_per_second` (model + decode), `model_classes`, `deployment`, `coco`,
     `batch_size`, and the `loader` and `predictor` used (e.g. to time one batch).
@@ -40,6 +42,7 @@ def evaluate(cfg: Config, model: nn.Module | str | os.PathLike, split="val", *, 
         arch_cfg = cfg if path.suffix.lower() in (".pth", ".pt") and cfg.filename else None
         predictor, dep = build_predictor(path, device, threads, runtime, arch_cfg, allow_arch_mismatch)
         check_options(dep, path, cfg, coco.classes)
+        dep = for_board(dep, path, board)
         desc = desc or path.name
     test_cfg = {**dep.test_cfg, **user_test_cfg(cfg)}
     loader = build_eval_loader(coco, dep.imgsz, dep.preprocess, batch_size or cfg.get("val_batch_size", 8),
@@ -49,6 +52,23 @@ def evaluate(cfg: Config, model: nn.Module | str | os.PathLike, split="val", *, 
     return dict(res, results=results, metas=metas, images_per_second=ips, model_classes=list(dep.classes),
                 deployment=dep, test_cfg=test_cfg, coco=coco, batch_size=loader.batch_size, loader=loader,
                 predictor=predictor)
+
+
+def for_board(dep: Deployment, path: Path, board: str | None) -> Deployment:
+    """The deployment as `board`'s firmware runs it: a checkpoint takes that firmware's decode (same family);
+    an exported file must have been made for it (its layout is fixed)."""
+    if board is None:
+        return dep
+    from ..errors import CheckpointError
+    from ..targets import get_board
+
+    b = get_board(board)
+    if path.suffix.lower() in (".pth", ".pt"):
+        return dep.for_target(b.target)
+    if dep.target != b.target:
+        raise CheckpointError(f"--board {board}: {path.name} was made for target {dep.target}, not {b.target} "
+                              f"({b.firmware}); export the checkpoint with --board {board}")
+    return dep
 
 
 def user_test_cfg(cfg: Config) -> dict:

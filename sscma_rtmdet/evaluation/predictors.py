@@ -9,6 +9,7 @@ from ..data.preprocess import to_color
 from ..errors import CheckpointError
 from ..runtime.backends import load_backend
 from ..runtime.deployment import Deployment
+from ..runtime.file_kinds import check_runtime
 from ..runtime.torch_model import load_model
 from .runner import Predictor, torch_predictor
 
@@ -46,6 +47,7 @@ def build_predictor(path: Path, device: str = "cpu", threads: int = 1, runtime: 
                     allow_arch_mismatch: bool = False) -> tuple[Predictor, Deployment]:
     """(predictor, deployment) for a .pth, .onnx or .tflite file. A .pth of ours builds from its own stored
     config unless `cfg` is given (then its architecture must match unless `allow_arch_mismatch`)."""
+    check_runtime(path, runtime)  # a Vela file, or --runtime tflm on a file TFLite Micro does not run
     suffix = path.suffix.lower()
     if suffix in (".pth", ".pt"):
         model, meta = load_model(path, device, cfg=cfg, allow_arch_mismatch=allow_arch_mismatch)

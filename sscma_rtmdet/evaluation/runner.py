@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from ..models.fuse import fuse_for_inference
-from ..postprocess import decode_predictions, rescale_boxes
+from ..postprocess import decode_predictions, firmware_v1_boxes, rescale_boxes
 from ..runtime.backend_base import HeadOutputs
 from ..utils.progress import progress_bar
 from .coco_eval import detections_to_arrays, evaluate_coco
@@ -38,13 +38,16 @@ def torch_predictor(model: torch.nn.Module, preprocess, device: str | torch.devi
 
 def decode_batch(out: HeadOutputs, metas: Sequence[dict], strides: Sequence[int], test_cfg: dict,
                  input_hw: Sequence[int]) -> list[dict]:
-    """HeadOutputs of a batch -> per image dict(boxes (K,4) xyxy in original pixels, scores, labels)."""
+    """HeadOutputs of a batch -> per image dict(boxes (K,4) xyxy in original pixels, scores, labels); under
+    SSCMA-Micro v1's decode the boxes are its integers in the frame (it scales them itself)."""
     dets = decode_predictions(out.scores, out.boxes, strides, test_cfg, input_hw,
                               scores_are_logits=out.are_logits, score_steps=out.score_steps)
+    v1 = test_cfg.get("nms") == "sscma-v1"
     results = []
     for det, meta in zip(dets, metas):
         det = dict(det)
-        det["boxes"] = rescale_boxes(det["boxes"], meta["scale"], meta["pad"], meta["ori_hw"])
+        det["boxes"] = firmware_v1_boxes(det["boxes"], input_hw, meta["ori_hw"]) if v1 else \
+            rescale_boxes(det["boxes"], meta["scale"], meta["pad"], meta["ori_hw"])
         results.append(det)
     return results
 

@@ -1,39 +1,13 @@
-"""Boards an exported file is flashed to, and whether it fits them (one table; add a row for a new board).
-
-Budgets (KiB) are what SSCMA-Micro leaves a model on each board: `arena` the tensor arena the firmware
-allocates (SRAM the NPU or TFLM kernels work in), `flash` the room for the model file. Sources: the SSCMA-Micro
-ports (Grove Vision AI V2: Ethos-U55-64 NPU, 1100 KiB tensor arena, models flashed from 4 MiB into its 16 MiB
-flash; XIAO ESP32-S3: TFLite Micro with ESP-NN kernels, 2048 KiB arena in PSRAM, 8 MiB flash).
-"""
+"""Whether an exported file fits its board: the firmware profiles (targets.BOARDS) against the measured
+tensor arena, flash and Vela's report."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..errors import UserError
 
+from ..targets import BOARDS, STOCK_WE2_CPU_OPS, VELA_DEFAULT_BOARD, Board, get_board
 
-@dataclass(frozen=True)
-class Board:
-    name: str
-    title: str
-    runtime: str         # 'vela' (Ethos-U NPU: needs the _vela.tflite) | 'tflm' (the int8 .tflite on the MCU)
-    arena_kib: float
-    flash_kib: float
-    target: str = "sscma-micro"
-
-
-BOARDS: dict[str, Board] = {
-    "grove_vision_ai_v2": Board("grove_vision_ai_v2", "Grove Vision AI V2 (Himax WE2, Ethos-U55-64)", "vela",
-                                arena_kib=1100, flash_kib=12 * 1024),
-    "xiao_esp32s3": Board("xiao_esp32s3", "XIAO ESP32-S3 (TFLite Micro)", "tflm",
-                          arena_kib=2048, flash_kib=8 * 1024),
-}
-
-
-def get_board(name: str) -> Board:
-    if name not in BOARDS:
-        raise UserError(f"--board {name}: unknown; choose from {', '.join(BOARDS)} (export/boards.py)")
-    return BOARDS[name]
+__all__ = ["BOARDS", "STOCK_WE2_CPU_OPS", "VELA_DEFAULT_BOARD", "Board", "get_board", "Fit", "fit_vela", "fit_tflm"]
 
 
 @dataclass

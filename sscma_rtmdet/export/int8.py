@@ -24,13 +24,18 @@ from pathlib import Path
 
 import numpy as np
 
-from ..runtime.layout import SCORE_RANGE_MIN
+from ..runtime.layout import SCORE_RANGE_MIN, YOLO_RANGE_MAX
 from ..utils.native import quiet_native
 from .saved_model import quiet_tf
 from .xnnpack import nearest_resize_as_concat
 
 SILU_INPUT_FLOOR = -8.0
-PIXEL_RANGE = (0.0, 255.0)  # a raw-pixel graph input
+
+
+def pixel_range(offset: int = 0) -> tuple[float, float]:
+    """A pixel input's real range, pixel - offset: (0, 255) gives int8 scale 1 / zero point -128, (-128, 127)
+    (the centred input) scale 1 / zero point 0; either way the int8 value is pixel - 128 exactly."""
+    return (0.0 - offset, 255.0 - offset)
 
 
 def _tf():
@@ -161,15 +166,43 @@ def input_tensor(model_bytes: bytes) -> int:
     return int(_model(model_bytes).subgraphs[0].inputs[0])
 
 
+def yolo_output_ranges(model_bytes: bytes) -> dict[int, tuple[float, float]]:
+    """A 'yolov8' graph's output and the tensors a TRANSPOSE / RESHAPE / CONCATENATION chain builds it from, all
+    on [0, YOLO_RANGE_MAX] (runtime.layout): one grid, the sigmoid's own, so nothing is requantized and boxes
+    and scores share the scale < 0.1 the firmware reads as 'normalised'."""
+    from tensorflow.lite.python import schema_py_generated as schema
+
+    model = _model(model_bytes)
+    sub = model.subgraphs[0]
+    codes = [max(c.builtinCode, c.deprecatedBuiltinCode) for c in model.operatorCodes]
+    producer = {o: (codes[op.opcodeIndex], list(op.inputs)) for op in sub.operators for o in op.outputs}
+    passes = {schema.BuiltinOperator.TRANSPOSE: 1, schema.BuiltinOperator.RESHAPE: 1,
+              schema.BuiltinOperator.CONCATENATION: None}
+    out, todo = {}, [int(t) for t in sub.outputs]
+    while todo:
+        t = todo.pop()
+        if t in out:
+            continue
+        out[t] = (0.0, YOLO_RANGE_MAX)
+        code, ins = producer.get(t, (None, []))
+        if code in passes:
+            todo += [int(i) for i in (ins if passes[code] is None else ins[:passes[code]])]
+    return out
+
+
 def ptq_ranges(calibrated: bytes, measured: dict[int, tuple[float, float]],
-               pixel_input: bool = False) -> dict[int, tuple[float, float]]:
+               pixel_offset: int | None = None, layout: str = "sscma") -> dict[int, tuple[float, float]]:
     """The ranges PTQ quantizes with: the re-measured ones (`measured_ranges`), SiLU inputs and logit score
-    outputs floored, and with `pixel_input` the input fixed to [0, 255]: int8 scale 1, zero point -128, so
-    pixel - 128 is the int8 value exactly (what SSCMA-Micro writes, never reading the input's quantization)."""
+    outputs floored ('yolov8': its output on the sigmoid's grid), and for a pixel input (`pixel_offset` not
+    None) the input fixed to `pixel_range`, so pixel - 128 is the int8 value exactly (what SSCMA-Micro writes,
+    never reading the input's quantization)."""
     ranges = {**measured, **silu_floor_ranges(calibrated, measured)}
-    ranges.update(score_floor_ranges(calibrated, ranges))
-    if pixel_input:
-        ranges[input_tensor(calibrated)] = PIXEL_RANGE
+    if layout == "yolov8":
+        ranges.update({i: r for i, r in yolo_output_ranges(calibrated).items() if i in ranges})
+    else:
+        ranges.update(score_floor_ranges(calibrated, ranges))
+    if pixel_offset is not None:
+        ranges[input_tensor(calibrated)] = pixel_range(pixel_offset)
     return ranges
 
 
@@ -186,9 +219,10 @@ def quantize_calibrated(calibrated: bytes) -> bytes:
     return nearest_resize_as_concat(flat)
 
 
-def full_int8(saved_model: Path, calib: np.ndarray, pixel_input: bool = False) -> bytes:
-    """PTQ: calibrate on `calib`, re-measure the ranges, floor SiLU inputs (and fix a raw-pixel input's
-    range, `pixel_input`), quantize. Returns the int8 flatbuffer."""
+def full_int8(saved_model: Path, calib: np.ndarray, pixel_offset: int | None = None, layout: str = "sscma") -> bytes:
+    """PTQ: calibrate on `calib` (in the graph's input domain), re-measure the ranges, floor SiLU inputs (and
+    fix a pixel input's range, `pixel_offset`, and the output grid of `layout`: see ptq_ranges), quantize.
+    Returns the int8 flatbuffer."""
     calibrated = calibrate_only(saved_model, calib)
-    ranges = ptq_ranges(calibrated, measured_ranges(calibrated, calib), pixel_input)
+    ranges = ptq_ranges(calibrated, measured_ranges(calibrated, calib), pixel_offset, layout)
     return quantize_calibrated(override_ranges(calibrated, ranges))

@@ -101,7 +101,8 @@ def export_onnx(model: nn.Module, deployment: Deployment, out_path: str | Path, 
                 proto = _simplify(proto)
             meta = build_metadata(fmt="onnx", precision="float32", deployment=dep,
                                   fold_normalization=fold_normalization, output_names=wrapper.output_names,
-                                  layout="NCHW", input_name=INPUT_NAME, source_checkpoint=source_checkpoint)
+                                  layout="NCHW", input_name=INPUT_NAME, source_checkpoint=source_checkpoint,
+                                  input_offset=wrapper.input_offset)
             for name, shape in zip(wrapper.output_names, shapes):
                 meta["outputs"][name]["shape"] = shape
             _check_graph_io(proto, wrapper.output_names)

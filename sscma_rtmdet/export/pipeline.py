@@ -18,23 +18,22 @@ import numpy as np
 from ..config import Config
 from ..data.build import build_coco
 from ..errors import UserError
-from ..runtime.backends import TorchBackend, load_backend
-from ..runtime.deployment import Deployment, check_options
-from ..runtime.layout import LAYOUTS
+from ..runtime.deployment import MAX_INPUT_SIDE, Deployment, check_options
+from ..runtime.layout import LAYOUTS, check_classes
 from ..runtime.torch_model import load_model
-from ..targets import get_target
+from ..targets import FAMILIES, get_target
 from ..utils.paths import cache_dir
-from .boards import BOARDS, fit_tflm, fit_vela, get_board
+from .boards import BOARDS, VELA_DEFAULT_BOARD, fit_tflm, fit_vela, get_board
+from .conformance import check_for_board
+from .sensecraft import bundle_paths, validation_scores, write_bundle
 from .calibration import DEFAULT_CALIB_NUM, calibration_images, find_images
 from .onnx_export import export_onnx
-from .tflite_export import FOREGROUND_SCORE, ExportError, export_tflite, object_mask
+from .tflite_export import ExportError, export_tflite
+from .verify import report_against_torch
 from .vela import compile_vela, format_report
 
 FORMAT_CHOICES = ("onnx", "tflite", "vela")
 TFLITE_PRECISIONS = ("float32", "float16", "int8")
-# A file's score output is "constant" (broken) only when torch's spread exceeds this: a lightly trained
-# model's scores can legitimately vary by less than one int8/float16 step.
-CONSTANT_SPREAD = 1e-3
 
 
 @dataclass
@@ -54,13 +53,34 @@ class ExportRequest:
     files: dict = field(default_factory=dict)
 
 
+def export_board(req: ExportRequest):
+    """The firmware profile an export is for (export.boards): --board, or with `vela` and no --board the stock
+    Grove Vision AI V2 firmware; None when neither is given (the model's own target decides)."""
+    name = req.board or (VELA_DEFAULT_BOARD if "vela" in req.formats else None)
+    board = get_board(name) if name else None
+    if board is not None and "vela" in req.formats and board.runtime != "vela":
+        raise UserError(f"--board {board.name} runs TFLite Micro, not the Ethos-U NPU: drop `vela` from --format")
+    return board
+
+
 def export_deployment(dep: Deployment, req: ExportRequest) -> Deployment:
-    """The checkpoint's deployment with --imgsz / --layout applied and checked against the target."""
+    """The checkpoint's deployment for the export's firmware profile, with --imgsz / --layout applied and
+    checked against the target."""
+    board = export_board(req)
+    if board is not None and FAMILIES.get(dep.target) == FAMILIES.get(board.target):
+        dep = dep.for_target(board.target)
+        req.log(f"firmware: {board.title}: {board.firmware} -> target {dep.target}, layout {dep.layout}")
+    elif board is not None and req.board:
+        dep = dep.for_target(board.target)  # a model of another family: the error says how to train for it
+    elif board is not None:
+        req.log(f"warning: target {dep.target}: this file is not for {board.title} ({board.firmware}); train with a "
+                "device config (e.g. configs/rtmdet_nano_8xb32_300e_coco_relu.py) for a file its firmware runs")
     target = get_target(dep.target)
     if req.imgsz and tuple(req.imgsz) != tuple(dep.imgsz):
         h, w = req.imgsz
-        if h % 32 or w % 32:
-            raise UserError(f"--imgsz {h} {w}: both sides must be multiples of 32")
+        if h % 32 or w % 32 or min(h, w) <= 0 or max(h, w) > MAX_INPUT_SIDE:  # before an ONNX export of GBs
+            raise UserError(f"--imgsz {h} {w}: both sides must be positive multiples of 32, at most "
+                            f"{MAX_INPUT_SIDE} (the largest input this toolkit makes and reads)")
         if target.square_input and h != w:
             raise UserError(f"--imgsz {h} {w}: target {target.name} takes square inputs only")
         warnings.warn(f"exporting at {h}x{w} but the checkpoint was trained at {dep.imgsz[0]}x{dep.imgsz[1]}; "
@@ -73,6 +93,7 @@ def export_deployment(dep: Deployment, req: ExportRequest) -> Deployment:
             req.log(f"warning: --layout {req.layout}: target {target.name} expects layout {target.layout}; "
                     f"{target.description.split(':')[0]} will not read this file")
         dep = dep.with_(layout=req.layout)
+    check_classes(dep.num_classes, dep.layout)
     return dep
 
 
@@ -118,7 +139,7 @@ def _export_all(cfg, req: ExportRequest, model, meta: dict, dep: Deployment, ste
         samples = calib[:4] if calib is not None else calibration_batch(cfg, req, dep, meta, n=4)
         report_against_torch(model, dep, req.fold_normalization, files, samples, req.log)
     if "vela" in req.formats:
-        files["vela"] = _vela(files["int8"], stem.parent, req, dep)
+        files["vela"] = _vela(files["int8"], stem.parent, req, dep, cfg)
     elif "int8" in files:
         report_tflm_boards(files["int8"], dep, req)
     return files
@@ -131,6 +152,7 @@ def output_files(stem: Path) -> dict[Path, int]:
              f"{stem.name}_int8_vela.tflite"]
     paths = [stem.parent / n for n in names] + [stem.parent / (n + ".json") for n in names]
     paths.append(stem.parent / f"{stem.name}_int8_vela_summary.txt")
+    paths += list(bundle_paths(stem.parent / f"{stem.name}_int8_vela.tflite").values())
     out = {}
     for path in paths:
         try:
@@ -192,19 +214,22 @@ def _tflite(onnx_path: Path, stem: Path, req: ExportRequest, calib: np.ndarray) 
     return dict(out)
 
 
-def _vela(int8_path: Path, out_dir: Path, req: ExportRequest, dep: Deployment) -> Path:
+def _vela(int8_path: Path, out_dir: Path, req: ExportRequest, dep: Deployment, cfg) -> Path:
     result = compile_vela(int8_path, out_dir)
     req.log(format_report(result))
     vela_path = Path(result["vela_tflite"])
-    board = get_board(req.board or "grove_vision_ai_v2")
-    if board.runtime != "vela":
-        raise UserError(f"--board {board.name} runs TFLite Micro, not the Ethos-U NPU: drop `vela` from --format")
+    board = export_board(req)
     fit = fit_vela(board, result, vela_path.stat().st_size / 1024)
     req.log("board: " + fit.line())
     if not fit.fits:
         raise ExportError(f"{vela_path.name} does not fit {board.title}: {'; '.join(fit.problems)}; use a smaller "
                           "--imgsz or model")
     req.log(f"vela: {vela_path} (summary {result['summary_txt']})")
+    if board.target == dep.target:
+        req.log(check_for_board(board, int8_path, vela_path))
+        scores = validation_scores(cfg if cfg is not None else _stored_config(req.checkpoint), int8_path)
+        for line in write_bundle(vela_path, int8_path, dep, board, result, scores)[1]:
+            req.log(line)
     return vela_path
 
 
@@ -227,53 +252,5 @@ def report_tflm_boards(int8_path: Path, dep: Deployment, req: ExportRequest) -> 
         req.log("board: " + fit.line())
         if req.board and not fit.fits:
             raise ExportError(f"{int8_path.name} does not fit {board.title}: {'; '.join(fit.problems)}")
-
-
-def _box_errors_at_objects(ref: dict, got: dict) -> dict[str, float]:
-    """Max abs box error at positions the reference scores >= FOREGROUND_SCORE (outputs (N,C,H,W))."""
-    out = {}
-    for name, r in ref.items():
-        fg = object_mask(ref, name)
-        if fg is not None and fg.any():
-            out[name] = float(np.abs(got[name] - r)[fg].max())
-    return out
-
-
-def report_against_torch(model, dep: Deployment, fold_normalization: bool, files: dict[str, Path],
-                         samples: np.ndarray, log) -> dict:
-    """Max abs error per output of each exported file vs the torch model; raises on a broken file."""
-    ref = TorchBackend(model, dep, fold_normalization)(samples)
-    table, problems = {}, []
-    for kind, path in files.items():
-        if kind == "vela":  # Ethos-U custom op: runs only on the NPU
-            continue
-        got = load_backend(path)(samples)
-        table[kind] = {n: float(np.abs(got[n] - r).max()) for n, r in ref.items()}
-        if kind == "int8":
-            table["int8 @obj"] = _box_errors_at_objects(ref, got)
-        problems += broken_scores(path, ref, got, dep.layout)
-    names = list(ref)
-    log("max abs error vs torch (on calibration images):")
-    log(f"{'format':<9}" + "".join(f"{n:>11}" for n in names))
-    for kind, errs in table.items():
-        log(f"{kind:<9}" + "".join(f"{errs[n]:>11.4g}" if n in errs else f"{'-':>11}" for n in names))
-    if "int8 @obj" in table:
-        log(f"('int8 @obj': box errors where torch scores >= {FOREGROUND_SCORE}; elsewhere int8 distances may be far "
-            "off without effect, as those positions yield no detection)")
-    if problems:
-        raise ExportError("exported file(s) are broken:\n  " + "\n  ".join(problems))
-    return table
-
-
-def broken_scores(path: Path, ref: dict, got: dict, layout: str) -> list[str]:
-    """Constant or saturated score outputs (a conversion that lost the signal)."""
-    out = []
-    top = 0.999 if layout == "nchw" else 6.9  # sigmoid scores, or logits (logit(0.999))
-    for n, r in ref.items():
-        if not n.startswith("score"):
-            continue
-        if np.ptp(got[n]) == 0 and np.ptp(r) > CONSTANT_SPREAD:
-            out.append(f"{path.name}: output {n} is constant ({got[n].flat[0]:.4g})")
-        if (got[n] >= top).mean() > 0.5 > (r >= top).mean():
-            out.append(f"{path.name}: output {n} is saturated")
-    return out
+        if board.target == dep.target:
+            req.log(check_for_board(board, int8_path))

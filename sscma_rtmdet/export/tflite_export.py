@@ -18,7 +18,7 @@ import numpy as np
 
 from ..errors import UserError
 from ..runtime.backends import load_backend
-from ..runtime.metadata import read_metadata, write_metadata
+from ..runtime.metadata import input_offset_of, read_metadata, write_metadata
 from ..utils.fileio import atomic_write
 from ..utils.native import quiet_native
 from .int8 import full_int8
@@ -33,12 +33,14 @@ VERIFY_TOL = {"float32": {"max": 1e-4}, "float16": {"max": 2e-2}, "int8": {"mean
 VERIFY_ATOL = {"float32": 1e-5, "float16": 2e-3, "int8": 0.0}
 
 
-def convert_saved_model(saved: Path, precision: str, calib: np.ndarray | None, pixel_input: bool = False) -> bytes:
+def convert_saved_model(saved: Path, precision: str, calib: np.ndarray | None,
+                        pixel_offset: int | None = None, layout: str = "sscma") -> bytes:
     """SavedModel -> TFLite flatbuffer. int8 = full integer: int8 in/out, per-channel weights, SiLU inputs
-    floored, a raw-pixel input at scale 1 / zero point -128 (see export.int8). Nearest resizes become ops
-    XNNPACK runs (export.xnnpack); float16 keeps scalar constants (the gates' 1/6) in float32."""
+    floored, a pixel input (pixel - `pixel_offset`) quantized so its int8 value is pixel - 128 (export.int8).
+    calib: (N,H,W,3) in the graph's input domain. Nearest resizes become ops XNNPACK runs (export.xnnpack);
+    float16 keeps scalar constants (the gates' 1/6) in float32."""
     if precision == "int8":
-        return full_int8(saved, calib, pixel_input)
+        return full_int8(saved, calib, pixel_offset, layout)
 
     tf = quiet_tf()
     conv = tf.lite.TFLiteConverter.from_saved_model(str(saved))
@@ -87,7 +89,9 @@ def check_full_int8(interp, path: Path) -> None:
                           f"{' ...' if len(floats) > 5 else ''}; an op has no int8 kernel")
 
 
-PIXEL_QPARAMS = {"scale": 1.0, "zero_point": -128}  # a raw-pixel int8 input: q = pixel - 128
+def pixel_qparams(offset: int) -> dict:
+    """A pixel int8 input's quantization: q = pixel - 128 for raw pixels (offset 0) and centred ones (128)."""
+    return {"scale": 1.0, "zero_point": offset - 128}
 
 
 def _qparams(detail) -> dict | None:
@@ -112,8 +116,9 @@ def tflite_metadata(onnx_meta: dict, path: Path, precision: str, strict: bool = 
             check_full_int8(interp, path)
             if in_det["dtype"] != np.int8 or any(d["dtype"] != np.int8 for d in outs.values()):
                 raise ExportError(f"{path}: int8 export must have int8 input and outputs")
-            if meta["normalization_folded"] and _qparams(in_det) != PIXEL_QPARAMS:
-                raise ExportError(f"{path}: int8 input quantization {_qparams(in_det)} is not {PIXEL_QPARAMS} "
+            want = pixel_qparams(input_offset_of(meta))
+            if meta["normalization_folded"] and _qparams(in_det) != want:
+                raise ExportError(f"{path}: int8 input quantization {_qparams(in_det)} is not {want} "
                                   "(pixel - 128, as SSCMA-Micro feeds it)")
         except ExportError as e:
             if strict:
@@ -202,7 +207,8 @@ def export_tflite(onnx_path: str | Path, out_stem: str | Path, formats: Iterable
                   verify_samples: int = 8) -> dict[str, Path]:
     """Write `<out_stem>_<precision>.tflite` (+ `.json` sidecars) for each requested precision.
 
-    calib: (N,H,W,3) float32 in the ONNX graph's input domain (see export.calibration); required for int8.
+    calib: (N,H,W,3) float32 pixels, or normalised values for an unfolded graph (export.calibration); required
+    for int8.
     metadata: the ONNX export's metadata (default: its sidecar). Returns {precision: path}.
     verify_samples: calibration images each file is checked against ONNX on; 0 skips that check (and makes
     a not fully integer int8 file a warning instead of an error).
@@ -235,7 +241,10 @@ def _convert_all(onnx_path, out_stem, formats, calib, meta, samples, strict: boo
         for precision in formats:
             path = out_stem.with_name(f"{out_stem.name}_{precision}.tflite")
             with atomic_write(path, suffix=".tflite") as part:
-                part.write_bytes(convert_saved_model(saved, precision, calib, bool(meta["normalization_folded"])))
+                offset = input_offset_of(meta) if meta["normalization_folded"] else None
+                graph_calib = None if calib is None else calib - np.float32(offset or 0)  # pixels -> graph input
+                part.write_bytes(convert_saved_model(saved, precision, graph_calib, offset,
+                                                     meta["deployment"]["layout"]))
                 fmeta = tflite_metadata(meta, part, precision, strict=samples is not None)
                 write_metadata(part, fmeta)  # the backend reads it during verification
                 try:

@@ -61,6 +61,8 @@ class Detector:
         img = _read(image) if not isinstance(image, np.ndarray) else image
         if img.ndim != 3 or img.shape[2] != 3 or img.dtype != np.uint8:
             raise UserError(f"expected a BGR uint8 image of shape (h, w, 3), got {img.dtype} {img.shape}")
+        if 0 in img.shape[:2]:  # the resize would divide by zero further down
+            raise UserError(f"got an empty image of shape {img.shape}: a BGR uint8 image needs h and w >= 1")
         prepared, g = self.preprocess.prepare(img, self.imgsz)
         inputs = torch.from_numpy(np.ascontiguousarray(prepared)).permute(2, 0, 1)[None]
         meta = dict(scale=g.scale, pad=g.pad, ori_hw=img.shape[:2])

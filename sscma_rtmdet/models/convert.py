@@ -81,6 +81,7 @@ class LoadReport:
     skipped: list[str] = field(default_factory=list)
     ignored: list[str] = field(default_factory=list)
     not_loaded: list[str] = field(default_factory=list)
+    note: str | None = None  # what the caller changed after loading (engine.loading: the input normalisation)
 
     def summary(self) -> str:
         parts = [f"{len(self.loaded)} tensors loaded ({self.source_format} format)"]

@@ -5,6 +5,7 @@ import math
 from collections.abc import Sequence
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from ..errors import ConfigError
@@ -12,6 +13,8 @@ from ..targets import HALF_CELL
 from .layers import ConvModule
 
 PRIOR_PROB = 0.01
+# l, t, r, b (grid units) -> offset of the centre from the anchor, then width and height
+CENTRE_SIZE = ((-0.5, 0.0, 0.5, 0.0), (0.0, -0.5, 0.0, 0.5), (1.0, 0.0, 1.0, 0.0), (0.0, 1.0, 0.0, 1.0))
 
 
 class RTMDetSepBNHead(nn.Module):
@@ -71,15 +74,8 @@ class RTMDetSepBNHead(nn.Module):
     def forward(self, feats: Sequence[torch.Tensor], grid_units: bool = False
                 ) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
         """grid_units=True: box distances in grid cells (not times the stride)."""
-        if len(feats) != len(self.strides):
-            raise ValueError(f"head expects {len(self.strides)} levels, got {len(feats)}")
         cls_scores, bbox_preds = [], []
-        for i, x in enumerate(feats):
-            cls_feat, reg_feat = x, x
-            for layer in self.cls_convs[i]:
-                cls_feat = layer(cls_feat)
-            for layer in self.reg_convs[i]:
-                reg_feat = layer(reg_feat)
+        for i, (cls_feat, reg_feat) in enumerate(self._towers(feats)):
             reg = self.reg_preds[i](reg_feat)
             if self.exp_on_reg:
                 reg = reg.exp()
@@ -87,11 +83,49 @@ class RTMDetSepBNHead(nn.Module):
             bbox_preds.append(reg if grid_units else reg * self.strides[i])
         return cls_scores, bbox_preds
 
+    def _towers(self, feats: Sequence[torch.Tensor]) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """Per level (cls features, reg features), each (N, feat_channels, H_i, W_i)."""
+        if len(feats) != len(self.strides):
+            raise ValueError(f"head expects {len(self.strides)} levels, got {len(feats)}")
+        out = []
+        for i, x in enumerate(feats):
+            cls_feat, reg_feat = x, x
+            for layer in self.cls_convs[i]:
+                cls_feat = layer(cls_feat)
+            for layer in self.reg_convs[i]:
+                reg_feat = layer(reg_feat)
+            out.append((cls_feat, reg_feat))
+        return out
+
     def deploy_outputs(self, feats: Sequence[torch.Tensor], layout: str) -> tuple[list, list]:
         """(logits per level, box values per level) as an exported graph outputs them (runtime.layout):
-        'nchw' distances in pixels, 'sscma' in grid units plus the half cell."""
+        'nchw' distances in pixels, 'sscma' in grid units plus the half cell, 'yolov8' normalised cx, cy, w, h."""
+        if layout == "yolov8":
+            return self._yolo_outputs(feats)
         cls_scores, reg = self.forward(feats, grid_units=True)
         return cls_scores, box_values(reg, self.strides, layout)
+
+    def _yolo_outputs(self, feats: Sequence[torch.Tensor]) -> tuple[list, list]:
+        """Logits and per level (offset, size), each (N, 2, H, W) in 0..1 of the input: the centre's offset from
+        its anchor and the box size, the centre/size map of the distances folded into the last reg conv as two
+        convs, so that int8 gives each its own grid (the small offsets a fine one). runtime.layout adds the
+        anchors and arranges the rows."""
+        cls_scores, boxes = [], []
+        for i, (cls_feat, reg_feat) in enumerate(self._towers(feats)):
+            h, w = reg_feat.shape[-2:]
+            s = self.strides[i]
+            norm = reg_feat.new_tensor([s / (w * s), s / (h * s)] * 2)  # grid units -> 0..1 of the input
+            mix = reg_feat.new_tensor(CENTRE_SIZE) * norm.view(4, 1)
+            pred = self.reg_preds[i]
+            if self.exp_on_reg:  # exp first: the map stays (tiny) 1x1 convs of its own
+                d = pred(reg_feat).exp()
+                off, size = (F.conv2d(d, mix[k:k + 2].view(2, 4, 1, 1)) for k in (0, 2))
+            else:
+                weight, bias = mix @ pred.weight.flatten(1), mix @ pred.bias
+                off, size = (F.conv2d(reg_feat, weight[k:k + 2].view(2, -1, 1, 1), bias[k:k + 2]) for k in (0, 2))
+            cls_scores.append(self.cls_preds[i](cls_feat))
+            boxes.append((off, size))
+        return cls_scores, boxes
 
 
 def box_values(reg_grid: Sequence[torch.Tensor], strides: Sequence[int], layout: str) -> list[torch.Tensor]:

@@ -9,6 +9,7 @@ is acyclic (ranks decrease), so the fixed point is unique, equals the greedy res
 """
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -131,3 +132,39 @@ def sscma_nms(boxes: Tensor, scores: Tensor, labels: Tensor, iou_threshold: floa
     shifted = torch.stack([cx, cy, cx + w, cy + h], dim=1)
     keep = batched_nms(shifted, scores[newest_first], labels[newest_first], iou_threshold, max_num)
     return newest_first[keep]
+
+
+def sscma_v1_nms(boxes: Tensor, scores: Tensor, labels: Tensor, iou_threshold: float) -> Tensor:
+    """SSCMA-Micro v1's NMS (YOLO_V8 algorithm) on xyxy boxes in prior order with integer-percent scores.
+
+    Candidates newest first, sorted stably by descending score; per class, greedy; the IoU of (cx, cy, w, h)
+    taken as if (cx, cy) were the top-left corner, rounded to an integer percent, suppresses when above
+    round(100 * iou_threshold). The survivors come out sorted stably by centre x (the firmware's last sort).
+    Returns indices into `boxes`."""
+    n = boxes.shape[0]
+    if n == 0:
+        return torch.zeros(0, dtype=torch.long, device=boxes.device)
+    b = boxes.detach().cpu().double().numpy()[::-1]
+    s = scores.detach().cpu().numpy()[::-1]
+    lab = labels.detach().cpu().numpy()[::-1]
+    order = np.argsort(-np.round(s * 100), kind="stable")
+    cx, cy = (b[:, 0] + b[:, 2]) / 2, (b[:, 1] + b[:, 3]) / 2
+    w, h = b[:, 2] - b[:, 0], b[:, 3] - b[:, 1]
+    thr = int(np.floor(100 * iou_threshold + 0.5))
+    alive = np.ones(n, bool)
+    for pos, i in enumerate(order):
+        if not alive[i]:
+            continue
+        j = order[pos + 1:]
+        j = j[alive[j] & (lab[j] == lab[i])]
+        if not len(j):
+            continue
+        iw = np.maximum(0, np.minimum(cx[i] + w[i], cx[j] + w[j]) - np.maximum(cx[i], cx[j]))
+        ih = np.maximum(0, np.minimum(cy[i] + h[i], cy[j] + h[j]) - np.maximum(cy[i], cy[j]))
+        inter = iw * ih
+        with np.errstate(invalid="ignore", divide="ignore"):
+            iou = inter / (w[i] * h[i] + w[j] * h[j] - inter)
+        alive[j[np.floor(iou * 100 + 0.5) > thr]] = False
+    kept = order[alive[order]]
+    kept = kept[np.argsort(cx[kept], kind="stable")]
+    return torch.from_numpy((n - 1 - kept).astype(np.int64)).to(boxes.device)

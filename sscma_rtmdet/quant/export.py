@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from ..data.preprocess import to_color
-from ..export.int8 import (PIXEL_RANGE, calibrate_only, calibrated_tensors, input_tensor, measured_ranges,
+from ..export.int8 import (calibrate_only, pixel_range, calibrated_tensors, input_tensor, measured_ranges,
                            override_ranges, ptq_ranges, quantize_calibrated)
 from ..export.onnx_export import export_onnx
 from ..export.saved_model import onnx_to_saved_model
@@ -30,7 +30,7 @@ from ..export.tflite_export import tflite_metadata, verify_against_onnx
 from ..runtime.backends import load_backend
 from ..runtime.deployment import Deployment
 from ..runtime.metadata import write_metadata
-from ..runtime.wrapper import ExportWrapper
+from ..runtime.wrapper import ExportWrapper, input_offset
 from ..utils.fileio import atomic_write
 from ..utils.native import quiet_native
 from .qmodel import deploy_model, quantizers
@@ -143,14 +143,15 @@ def _calibrate_and_match(qmodel: nn.Module, saved_model: Path, calib: np.ndarray
     """For the SavedModel of `deploy_model(qmodel)`: (calibrate-only flatbuffer, {calibrated tensor index:
     its float value for calib[0]}, {tensor index: quantizer name}, {tensor index: (min, max) measured over
     calib by `measured_ranges`})."""
+    raw = calib
+    calib = calib - np.float32(input_offset(dep.preprocess))  # pixels -> the graph's input
     calibrated = calibrate_only(saved_model, calib)
     measured = measured_ranges(calibrated, calib)
-    sample = calib[:1].astype(np.float32)
-    tfl = tflite_activations(calibrated, sample)
+    tfl = tflite_activations(calibrated, calib[:1].astype(np.float32))
     calibrated_idx = set(calibrated_tensors(calibrated))
     tfl = {i: v for i, v in tfl.items() if i in calibrated_idx}
     ours = {n: q.export_range() for n, q in quantizers(qmodel).items() if q.fixed is None and q.has_range()}
-    points = capture_points(qmodel, dep.preprocess.from_input(sample, dep.input_color))
+    points = capture_points(qmodel, dep.preprocess.from_input(raw[:1].astype(np.float32), dep.input_color))
     if dep.input_color != dep.preprocess.color:  # the file normalises its input in the file's channel order
         points.update({n: to_color(points[n], "rgb") for n in INPUT_QUANTIZERS if n in points})
     return calibrated, tfl, match_tensors(tfl, points, measured, ours), measured
@@ -195,7 +196,7 @@ def convert_qat(qmodel: nn.Module, saved_model: Path, calib: np.ndarray, dep: De
     calibrated, tfl, matches, measured = _calibrate_and_match(qmodel, saved_model, calib, dep)
     learned = learned_ranges(qmodel, matches)
     ranges = {**ptq_ranges(calibrated, measured), **learned}  # unmatched tensors keep PTQ's ranges
-    ranges[input_tensor(calibrated)] = PIXEL_RANGE  # the raw-pixel input, as PTQ fixes it
+    ranges[input_tensor(calibrated)] = pixel_range(input_offset(dep.preprocess))  # the pixel input, as PTQ fixes it
     int8 = quantize_calibrated(override_ranges(calibrated, ranges))
     names = _tensor_names(calibrated)
     used = set(matches.values())
@@ -223,13 +224,14 @@ def output_agreement(qmodel: nn.Module, tflite_path: Path, dep: Deployment, samp
     qmodel.eval()
     with torch.no_grad():
         wrapper = ExportWrapper(qmodel, dep.preprocess, True, dep.layout, dep.input_color)
-        ref = wrapper.named(torch.from_numpy(samples.transpose(0, 3, 1, 2).copy()))
+        ref = wrapper.named(torch.from_numpy(samples.transpose(0, 3, 1, 2).copy()) - wrapper.input_offset)
     qmodel.train(was)
     res = {}
     for name, value in got.items():
         step = backend.meta["outputs"][name]["quantization"]["scale"]
         steps = np.abs(value - ref[name].numpy()) / step
-        res[name] = {"within_one_step": float((steps <= 1.0 + 1e-3).mean()), "max_steps": float(steps.max())}
+        # one step of the file's grid: the fake-quant model's own output grid may differ from it by < 1%
+        res[name] = {"within_one_step": float((steps <= 1.0 + 1e-2).mean()), "max_steps": float(steps.max())}
     return res
 
 

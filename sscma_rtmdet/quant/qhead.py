@@ -6,6 +6,7 @@ import torch
 from torch import nn
 
 from ..errors import ConfigError
+from ..runtime.wrapper import first_conv
 from ..models.detector import RTMDet
 from ..models.head import RTMDetSepBNHead, box_values
 from ..models.layers import CSPLayer, CSPNeXtBlock, ChannelAttention, ConvModule, SPPBottleneck
@@ -81,8 +82,16 @@ class QRTMDet(RTMDet):
         self.in_q = ActQuant()
         self.in_mul_q = None
 
-    def set_input_normalization(self, scale, bias) -> None:
-        """scale, bias (3,): network input = pixel * scale + bias (data.preprocess.Preprocess.affine)."""
+    def set_input_normalization(self, scale, bias, exact: bool = False) -> None:
+        """scale, bias (3,): network input = pixel * scale + bias (data.preprocess.Preprocess.affine).
+        exact: a centred normalisation, folded into the first conv; the file's int8 input holds pixel - 128
+        exactly, so nothing before the first conv is quantized."""
+        object.__setattr__(self, "in_exact", bool(exact))  # a plain attribute: state_dict unchanged
+        if exact:  # the first conv's weights are quantized as the file has them: times 1/std per input channel
+            conv = first_conv(self)
+            owner = next(m for m in self.modules() if getattr(m, "conv", None) is conv)
+            object.__setattr__(owner, "in_fold", torch.as_tensor(scale, dtype=torch.float32).view(1, 3, 1, 1))
+            return
         scale = torch.as_tensor(scale, dtype=torch.float32).view(1, 3, 1, 1)
         bias = torch.as_tensor(bias, dtype=torch.float32).view(1, 3, 1, 1)
         self.in_mul_q = ActQuant()
@@ -105,7 +114,7 @@ class QRTMDet(RTMDet):
                 x = self.in_mul_q(raw * self.in_scale_q) + self.in_bias_q
             else:  # the float graph with its exact constants; in_mul_q still sees the MUL (tensor matching)
                 x = self.in_mul_q(raw * self.in_scale) + self.in_bias
-        return self.extract_feats(self.in_q(x))
+        return self.extract_feats(x if self.__dict__.get("in_exact") else self.in_q(x))
 
 
 def _int8_constant(c: torch.Tensor) -> torch.Tensor:

@@ -60,7 +60,7 @@ def prepare_qat(model: nn.Module, preprocess=None, layout: str = "nchw") -> nn.M
             m.tie_quant()
     _tie_backbone_outputs(qmodel)
     if preprocess is not None:
-        qmodel.set_input_normalization(*preprocess.affine())
+        qmodel.set_input_normalization(*preprocess.affine(), exact=preprocess.centred)
     return qmodel
 
 

@@ -61,7 +61,9 @@ class QConvModule(ConvModule):
         if self.training and not bool(self.bn_frozen):
             self._update_bn(x)
         weight, bias = fold_bn(self.conv, self.bn)
-        weight = fake_quant_weight(weight) if self.quant_weights else weight
+        fold = self.__dict__.get("in_fold")  # (1, 3, 1, 1): the exporter folds 1/std into these weights
+        if self.quant_weights:
+            weight = fake_quant_weight(weight) if fold is None else fake_quant_weight(weight * fold) / fold
         y = F.conv2d(x, weight, bias, self.conv.stride, self.conv.padding,
                      self.conv.dilation, self.conv.groups)
         kind = type(self.act).__name__

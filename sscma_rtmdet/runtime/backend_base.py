@@ -10,7 +10,7 @@ import numpy as np
 from ..errors import CheckpointError, UserError
 from .deployment import Deployment
 from .layout import output_shapes, to_canonical
-from .metadata import deployment_of
+from .metadata import deployment_of, input_offset_of
 
 
 @dataclass
@@ -24,7 +24,9 @@ class HeadOutputs:
 
 
 class Backend:
-    """Common interface: `__call__(batch NHWC) -> {name: array}`, `.input_hw`, `.num_classes`, `.deployment`."""
+    """Common interface: `__call__(batch NHWC) -> {name: array}`, `.input_hw`, `.num_classes`, `.deployment`.
+    The batch is raw pixels 0..255 (a folded graph) or normalised values; `__call__` shifts pixels by the
+    graph's input offset, so every caller feeds pixels whatever the file does inside."""
 
     meta: dict
     path: Path | None = None
@@ -57,7 +59,8 @@ class Backend:
 
     def __call__(self, batch: np.ndarray) -> dict[str, np.ndarray]:
         batch = self._check_batch(batch)
-        per_image = [self._run_one(batch[i:i + 1].astype(np.float32)) for i in range(batch.shape[0])]
+        offset = np.float32(input_offset_of(self.meta))  # pixels -> the graph's input (pixel - 128 when centred)
+        per_image = [self._run_one(batch[i:i + 1].astype(np.float32) - offset) for i in range(batch.shape[0])]
         return {n: np.concatenate([o[n] for o in per_image]).astype(np.float32) for n in self.output_names}
 
     def _run_one(self, x: np.ndarray) -> dict[str, np.ndarray]:  # x (1,H,W,3) float32

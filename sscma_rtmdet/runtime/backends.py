@@ -23,7 +23,8 @@ from .backend_base import Backend, dequantize, quantize
 from .deployment import Deployment
 from .metadata import ONNX_PROPS_KEY, build_metadata, read_metadata, sidecar_path, validate_metadata
 from .torch_model import load_model
-from .validate import check_folding, check_onnx, check_tflite, onnx_input_folded, tflite_input_folded
+from .validate import (check_folding, check_onnx, check_tflite, onnx_input_folded, onnx_session,
+                       tflite_input_folded)
 from .wrapper import ExportWrapper
 
 RUNTIMES = ("litert", "tflm")
@@ -40,7 +41,8 @@ class TorchBackend(Backend):
             dep = dep.with_(input_color=dep.preprocess.color)
         self.wrapper = ExportWrapper(model, dep.preprocess, fold_normalization, dep.layout, dep.input_color).eval()
         self.meta = build_metadata(fmt="torch", precision="float32", deployment=dep,
-                                   fold_normalization=fold_normalization, output_names=self.wrapper.output_names)
+                                   fold_normalization=fold_normalization, output_names=self.wrapper.output_names,
+                                   input_offset=self.wrapper.input_offset)
         self._deployment = dep
         with torch.no_grad():
             self.wrapper(torch.zeros(1, 3, *dep.imgsz))
@@ -65,7 +67,7 @@ class OnnxBackend(Backend):
         opts.intra_op_num_threads = max(1, int(threads))
         opts.inter_op_num_threads = 1
         opts.log_severity_level = 3
-        self.session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+        self.session = onnx_session(path, opts)  # onnxruntime's own refusals as CheckpointError
         self.meta = _onnx_meta(path, self.session)
         check_folding(self.meta, onnx_input_folded(proto), path)
         del proto
@@ -173,6 +175,8 @@ def load_backend(path: str | os.PathLike, threads: int = 1, runtime: str = "lite
     if suffix == ".onnx":
         return OnnxBackend(path, threads)
     if suffix == ".tflite":
+        from .file_kinds import check_runtime
+        check_runtime(path, runtime)  # a Vela file runs on the NPU only; TFLM has no float16 kernels
         if runtime == "tflm":
             from .tflm import load_tflm_backend
             return load_tflm_backend(path)

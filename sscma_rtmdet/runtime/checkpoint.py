@@ -8,6 +8,7 @@ epoch/iter, metrics), toolkit version, and, for resuming, the raw model, optimiz
 from __future__ import annotations
 
 import os
+import pickle
 import re
 from pathlib import Path
 
@@ -52,14 +53,41 @@ def load_checkpoint_file(path: str | os.PathLike) -> dict:
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"checkpoint {path} does not exist")
+    if path.suffix.lower() == ".py":
+        raise CheckpointError(f"{path} is a config (a Python file), not a checkpoint: give the checkpoint too, "
+                              f"CONFIG.py CHECKPOINT.pth (train one with tools/train.py {path.name})")
     check_inflation(path)
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as e:  # torch's text advises weights_only=False, which would run the file
+        raise CheckpointError(f"cannot read checkpoint {path}: {_unpickling_reason(str(e))}") from None
     except Exception as e:  # corrupt / truncated / not a torch file
         raise CheckpointError(f"cannot read checkpoint {path}: {type(e).__name__}: {e}") from None
     if not isinstance(ckpt, dict):
         raise CheckpointError(f"checkpoint {path} holds a {type(ckpt).__name__}, expected a dict")
+    check_format(ckpt, path)
     return ckpt
+
+
+def _unpickling_reason(message: str) -> str:
+    """Why torch.load(weights_only=True) refused a file, without its advice to load it unsafely."""
+    found = re.search(r"Unsupported global: GLOBAL (\S+)", message)
+    if found:
+        return (f"it holds Python objects besides tensors and plain data (it calls {found.group(1)} when loaded, "
+                "so it could run code): refused. Checkpoints of sscma-rtmdet and mmdetection hold none; use one "
+                "from a trusted source")
+    return "not a torch checkpoint (its pickle holds something other than tensors and plain data)"
+
+
+def check_format(ckpt: dict, path) -> None:
+    """CheckpointError for a checkpoint of another sscma-rtmdet format (a newer version's)."""
+    fmt = ckpt.get("format")
+    if not isinstance(fmt, str) or not fmt.startswith("sscma_rtmdet/") or fmt == FORMAT:
+        return
+    written = f", written by sscma-rtmdet {ckpt['version']}" if isinstance(ckpt.get("version"), str) else ""
+    raise CheckpointError(f"checkpoint {path} has format {fmt!r}{written}; this is sscma-rtmdet {__version__}, "
+                          f"which reads {FORMAT!r}: it was written by a newer version of sscma-rtmdet, upgrade "
+                          "to use it")
 
 
 def check_inflation(path: Path) -> None:

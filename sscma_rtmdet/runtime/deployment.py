@@ -1,11 +1,11 @@
 """`Deployment`: what a model file is and how it is fed and read, written identically into checkpoint meta
 (`meta['deployment']`) and export sidecars (`['deployment']`), and read by every tool instead of asking again.
 
-    target       'generic' | 'sscma-micro' (sscma_rtmdet/targets.py)
+    target       'generic' | 'sscma-micro' | 'sscma-micro-v1' (sscma_rtmdet/targets.py: the firmware it is for)
     imgsz        (H, W) network input
     preprocess   resize, interpolation, color (training order), mean, std, pad_value (data.preprocess)
     input_color  channel order an exported file takes ('rgb' for sscma-micro; else the training order)
-    layout       output layout of exported files ('nchw' | 'sscma', runtime.layout)
+    layout       output layout of exported files ('nchw' | 'sscma' | 'yolov8', runtime.layout)
     classes      class names (their count is the class count)
     strides      (8, 16, 32)
     test_cfg     decode settings: score_thr, nms_pre, iou_threshold, max_per_img, multi_label, nms
@@ -18,7 +18,8 @@ from typing import Any, Mapping, Sequence
 from ..data.build import imgsz_of, preprocess_of
 from ..data.preprocess import Preprocess
 from ..errors import CheckpointError, ConfigError
-from ..targets import DEFAULT_TARGET, get_target
+from ..postprocess import _NMS as NMS_NAMES
+from ..targets import DEFAULT_TARGET, FAMILIES, get_target
 from .layout import LAYOUTS
 
 # A network input side this large is a corrupt or hostile record (RTMDet trains at 320-1280): refused before
@@ -44,6 +45,22 @@ class Deployment:
 
     def with_(self, **changes) -> "Deployment":
         return replace(self, **changes)
+
+    def for_target(self, name: str) -> "Deployment":
+        """This model as another runtime of its family runs it (targets.FAMILIES: same resize, sampler and
+        colour order): that target's layout and decode. CheckpointError for a runtime of another family."""
+        target = get_target(name)
+        if target.name == self.target:
+            return self
+        if FAMILIES.get(target.name) != FAMILIES.get(self.target):
+            raise CheckpointError(f"the model was trained for target={self.target} ({get_target(self.target).resize}"
+                                  f"), not for {target.name} ({target.description.split(':')[0]}); train it with "
+                                  f"--cfg-options target={target.name} (or a config of that target)")
+        pre = self.preprocess
+        if pre.interpolation == get_target(self.target).interpolation:  # the sampler that runtime uses
+            pre = replace(pre, interpolation=target.interpolation)
+        return replace(self, target=target.name, layout=target.layout, preprocess=pre,
+                       test_cfg={**self.test_cfg, **target.test_cfg})
 
     def to_dict(self) -> dict:
         return {"target": self.target, "imgsz": list(self.imgsz), "preprocess": self.preprocess.to_dict(),
@@ -87,6 +104,7 @@ class Deployment:
         if h % max(self.strides) or w % max(self.strides):
             raise CheckpointError(f"{origin}: imgsz {h}x{w} is not a multiple of the largest stride "
                                   f"{max(self.strides)}")
+        check_test_cfg(self.test_cfg, origin)
         return self
 
     @classmethod
@@ -139,6 +157,42 @@ def effective_test_cfg(cfg, target) -> dict:
     mine = set(base) if "test_cfg" in overrides else {k.split(".", 1)[1] for k in overrides
                                                        if k.startswith("test_cfg.")}
     return {**base, **target.test_cfg, **{k: base[k] for k in mine if k in base}}
+
+
+def _number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and v == v
+
+
+def _count(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool) and v > 0
+
+
+# test_cfg field -> (what it must be, check); the first four are required (postprocess reads them)
+TEST_CFG_RULES = {
+    "score_thr": ("a number from 0 to 1", lambda v: _number(v) and 0 <= v <= 1),
+    "nms_pre": ("a positive integer", _count),
+    "iou_threshold": ("a number above 0, at most 1", lambda v: _number(v) and 0 < v <= 1),
+    "max_per_img": ("a positive integer or null (no cap)", lambda v: v is None or _count(v)),
+    "multi_label": ("true or false", lambda v: isinstance(v, bool)),
+    "nms": (f"one of {', '.join(repr(n) for n in NMS_NAMES)}", lambda v: isinstance(v, str) and v in NMS_NAMES),
+}
+
+
+def check_test_cfg(test_cfg: dict, origin: str) -> None:
+    """CheckpointError naming `origin` and the first decode setting that is missing, unknown or out of range
+    (an iou_threshold of 5 failed inside NMS; other values silently changed every metric)."""
+    where = f"{origin}: deployment record test_cfg"
+    unknown = sorted(str(k) for k in test_cfg if k not in TEST_CFG_RULES)
+    if unknown:
+        raise CheckpointError(f"{where} has unknown field(s) {unknown}; known: {list(TEST_CFG_RULES)} (a config: "
+                              "drop them; a model file: re-export it)")
+    missing = [k for k in list(TEST_CFG_RULES)[:4] if k not in test_cfg]
+    if missing:
+        raise CheckpointError(f"{where} lacks {missing}; re-export the model")
+    for key, (must, ok) in TEST_CFG_RULES.items():
+        if key in test_cfg and not ok(test_cfg[key]):
+            raise CheckpointError(f"{where}.{key}={test_cfg[key]!r} must be {must}; re-export the model or set "
+                                  f"test_cfg.{key} in its config")
 
 
 def _hw(v) -> tuple[int, int]:

@@ -6,9 +6,10 @@ Everything a runtime needs to feed the model and read its outputs without the tr
     deployment        runtime.deployment.Deployment.to_dict(): target, imgsz, preprocess, input_color, layout,
                       classes, num_classes, strides, test_cfg -- the same record a checkpoint's meta holds
     input             {name, hw: [H, W], layout: 'NCHW'|'NHWC', dtype: 'float32'|'int8',
-                       quantization: {scale, zero_point} | None}
-    normalization_folded  bool: True -> graph input is raw pixels 0..255 in deployment.input_color order
-    output_names      our names in graph order: score_s8.., box_s8.. (runtime.wrapper.output_names)
+                       quantization: {scale, zero_point} | None, offset: 0 | 128 (absent: 0)}
+    normalization_folded  bool: True -> graph input is pixels in deployment.input_color order minus
+                      input.offset (128: the centred normalisation folded into the first conv, runtime.wrapper)
+    output_names      our names in graph order: score_s8.., box_s8.. ('yolov8': output0; runtime.layout)
     outputs           {our name: {shape, quantization: {scale, zero_point} | None}}
     output_map        {runtime key (TFLite signature key / ONNX name): our name}
     signature_key     TFLite signature name or None
@@ -27,11 +28,13 @@ from ..utils import jsonsafe
 from ..utils.fileio import atomic_write_text
 from ..version import __version__
 from .deployment import Deployment
+from .layout import output_names
 
 SCHEMA_VERSION = 2
 _REQUIRED = ("schema", "format", "input", "normalization_folded", "deployment", "output_names", "output_map")
 ONNX_PROPS_KEY = "sscma_rtmdet"  # key in ONNX metadata_props holding the same JSON
-MAX_SIDECAR_BYTES = 4 << 20  # a sidecar is a few KiB; refuse a huge file before parsing it
+MAX_SIDECAR_BYTES = 4 << 20
+INPUT_OFFSETS = (0, 128)  # graph input = pixel - offset (runtime.wrapper.input_offset)  # a sidecar is a few KiB; refuse a huge file before parsing it
 
 
 def sidecar_path(model_path: str | Path) -> Path:
@@ -42,13 +45,15 @@ def sidecar_path(model_path: str | Path) -> Path:
 
 def build_metadata(*, fmt: str, precision: str, deployment: Deployment, fold_normalization: bool,
                    output_names: list[str], layout: str = "NCHW", input_name: str = "images",
-                   input_dtype: str = "float32", source_checkpoint: str | None = None) -> dict[str, Any]:
+                   input_dtype: str = "float32", source_checkpoint: str | None = None,
+                   input_offset: int = 0) -> dict[str, Any]:
     """Metadata for a float graph whose runtime keys equal our output names (ONNX)."""
     h, w = deployment.imgsz
     return {
         "schema": SCHEMA_VERSION, "format": fmt, "precision": precision,
         "deployment": deployment.to_dict(),
-        "input": {"name": input_name, "hw": [h, w], "layout": layout, "dtype": input_dtype, "quantization": None},
+        "input": {"name": input_name, "hw": [h, w], "layout": layout, "dtype": input_dtype, "quantization": None,
+                  "offset": int(input_offset)},
         "normalization_folded": bool(fold_normalization),
         "output_names": list(output_names),
         "outputs": {n: {"shape": None, "quantization": None} for n in output_names},
@@ -58,6 +63,11 @@ def build_metadata(*, fmt: str, precision: str, deployment: Deployment, fold_nor
         "toolkit_version": __version__,
         "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
     }
+
+
+def input_offset_of(meta: dict) -> int:
+    """The pixel value a graph's input is shifted by (0 for files before the centred fold)."""
+    return int(meta["input"].get("offset", 0)) if meta["normalization_folded"] else 0
 
 
 def deployment_of(meta: dict, origin: str = "model file") -> Deployment:
@@ -102,7 +112,7 @@ def validate_metadata(meta: dict, origin: str) -> dict:
     if list(meta["input"]["hw"]) != list(dep.imgsz):
         raise CheckpointError(f"{origin}: input hw {meta['input']['hw']} differs from the deployment imgsz "
                               f"{list(dep.imgsz)}; re-export the model")
-    expected = [f"score_s{s}" for s in dep.strides] + [f"box_s{s}" for s in dep.strides]
+    expected = output_names(dep.strides, dep.layout)
     if list(meta["output_names"]) != expected:
         raise CheckpointError(f"{origin}: output_names {meta['output_names']} do not match strides "
                               f"{list(dep.strides)} ({expected}); re-export the model")
@@ -124,7 +134,8 @@ def _check_types(meta: dict, origin: str) -> None:
     inp = meta["input"]
     checks = {
         "input": isinstance(inp, dict) and seq(inp.get("hw"), positive_int, 2)
-        and inp.get("layout") in ("NCHW", "NHWC") and isinstance(inp.get("name"), str),
+        and inp.get("layout") in ("NCHW", "NHWC") and isinstance(inp.get("name"), str)
+        and inp.get("offset", 0) in INPUT_OFFSETS and not isinstance(inp.get("offset", 0), bool),
         "normalization_folded": isinstance(meta["normalization_folded"], bool),
         "output_names": seq(meta["output_names"], lambda x: isinstance(x, str)),
         "output_map": isinstance(meta["output_map"], dict)

@@ -6,7 +6,9 @@ flatbuffer is read through the TFLite schema in pure Python (bounds-checked, so 
 an error instead of a wild read), and the indices the interpreter follows (tensor -> buffer, operator ->
 opcode / tensors, subgraph inputs / outputs, buffers stored after the flatbuffer) must point inside the model.
 .onnx: every external-data file must be a regular file inside the model's folder once symlinks are
-resolved (a symlink to /etc/passwd would be read as weights), then `onnx.load` and `onnx.checker.check_model`.
+resolved (a symlink to /etc/passwd would be read as weights), then `onnx.load` and `onnx.checker.check_model`,
+and no operator of a domain onnxruntime does not run; `onnx_session` turns onnxruntime's refusal of a file
+that passed all this into a CheckpointError too.
 """
 from __future__ import annotations
 
@@ -101,12 +103,40 @@ def check_onnx(path: str | Path):
         _check_external_data(model, path)
         onnx.load_external_data_for_model(model, str(path.resolve().parent))
         onnx.checker.check_model(model)
+        _check_domains(model, path)
         return model
     except CheckpointError:
         raise
     except Exception as e:  # DecodeError, ValidationError, ...
         first = (str(e).strip().splitlines() or [type(e).__name__])[0][:300]
         raise CheckpointError(f"{path} is not a valid ONNX model ({type(e).__name__}: {first}); re-export it "
+                              "(tools/export.py)") from None
+
+
+# the operator sets onnxruntime's CPU build runs; a custom domain needs a library we never register
+ORT_DOMAINS = ("", "ai.onnx", "ai.onnx.ml", "com.microsoft")
+
+
+def _check_domains(model, path: Path) -> None:
+    custom = sorted({f"{n.domain}:{n.op_type}" for n in model.graph.node if n.domain not in ORT_DOMAINS})
+    if custom:
+        raise CheckpointError(f"{path} uses operator(s) of a custom domain onnxruntime does not run: "
+                              f"{', '.join(custom[:5])}; export the model with standard ONNX operators "
+                              "(tools/export.py)")
+
+
+def onnx_session(path: Path, options):
+    """onnxruntime's CPU session of a file check_onnx passed; CheckpointError with onnxruntime's reason when
+    it still refuses it (e.g. Constant nodes kept in external data, which its shape inference cannot read)."""
+    import onnxruntime as ort
+
+    try:
+        return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    except Exception as e:  # onnxruntime's Fail, InvalidGraph, ... (pybind classes, no common base)
+        why = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        why = why.split(" failed:", 1)[-1].strip()[:300]  # drop "Load model from <path>": the path comes first
+        hint = "; keep the constants inside the .onnx (save without external data)" if "external" in why else ""
+        raise CheckpointError(f"{path}: onnxruntime cannot load it ({why}){hint}; re-export it "
                               "(tools/export.py)") from None
 
 
@@ -151,8 +181,20 @@ def tflite_input_folded(model) -> bool:
 
 
 def check_folding(meta: dict, folded: bool, path) -> None:
-    """CheckpointError when the sidecar's normalization_folded disagrees with what the graph does."""
-    if bool(meta["normalization_folded"]) == folded:
+    """CheckpointError when the sidecar's normalization_folded disagrees with what the graph does. `folded`:
+    the graph multiplies its input by a constant (float) or takes pixels (int8, by its scale). A float graph
+    with the centred normalisation folded into its first conv (input.offset 128) starts with that conv, like
+    an unfolded one: there the structure shows nothing to check."""
+    claims = bool(meta["normalization_folded"])
+    offset = meta["input"].get("offset", 0)
+    if not claims and offset:  # only a folded export takes pixel - offset: the flag was edited
+        raise CheckpointError(f"{path}: its sidecar says normalization_folded=False but input.offset={offset}: the "
+                              "graph takes pixels (pixel - 128, the normalisation folded into its first conv); the "
+                              "sidecar was edited or belongs to another export (every score would be wrong): "
+                              "re-export the model")
+    if claims and offset and meta["input"].get("dtype") != "int8":
+        return
+    if claims == folded:
         return
     does = "normalises its raw-pixel input itself" if folded else "takes already normalised input"
     raise CheckpointError(f"{path}: its sidecar says normalization_folded={meta['normalization_folded']} but "

@@ -46,8 +46,25 @@ def atomic_save_torch(obj, path: str | os.PathLike) -> Path:
     import torch
 
     with atomic_write(path) as tmp, open(tmp, "wb", buffering=0) as f:
-        torch.save(obj, f)  # unbuffered: a full disk raises OSError (ENOSPC), not torch's "unexpected pos"
+        try:
+            torch.save(obj, f)  # unbuffered: a full disk raises OSError (ENOSPC) at the write that fails
+        except RuntimeError as e:  # torch's zip writer then fails on closing ("unexpected pos"): the OS error
+            cause = _os_error_in(e)
+            if cause is None:
+                raise
+            raise OSError(cause.errno, cause.strerror, str(path)) from None
     return Path(path)
+
+
+def _os_error_in(exc: BaseException) -> OSError | None:
+    """The OSError with an errno that `exc` was raised while handling, if any (torch hides it as the context)."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, OSError) and exc.errno is not None:
+            return exc
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return None
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> Path:

@@ -93,10 +93,17 @@ def test_empty_images_kept_or_filtered(tmp_path):
 
 def test_unreadable_image_raises_on_load(tmp_path):
     root, ann, prefix = random_set(tmp_path, n=2)
-    (tmp_path / "train" / "img_001.png").write_bytes(b"not a png")
+    (tmp_path / "train" / "img_001.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"broken" * 10)  # a PNG's start only
     ds = CocoDetection(root, ann, prefix)
     with pytest.raises(DataError, match="cannot read image .*img_001.png"):
         ds[0]
+
+
+def test_a_file_that_is_not_an_image_is_refused_up_front(tmp_path):
+    root, ann, prefix = random_set(tmp_path, n=2)
+    (tmp_path / "train" / "img_001.png").write_bytes(b"not a png")
+    with pytest.raises(DataError, match=r"1 of 2 images listed in .* are not images OpenCV can read: 'img_001\.png'"):
+        CocoDetection(root, ann, prefix)
 
 
 def test_annotation_id_zero_is_renumbered_for_cocoeval(tmp_path):
@@ -129,3 +136,18 @@ def test_perfect_detections_score_ap_1_with_pycocotools(tmp_path):
         ev = COCOeval(ds.coco, ds.coco.loadRes(dets), "bbox")
         ev.evaluate(), ev.accumulate(), ev.summarize()
     assert ev.stats[1] == pytest.approx(1.0)  # AP50
+
+
+@pytest.mark.parametrize("placeholder", [False, True])
+def test_the_class_count_is_bounded_up_front(tmp_path, placeholder):
+    from sscma_rtmdet.data.checks import MAX_CLASSES
+
+    cats = [dict(id=0, name="set", supercategory="none")] if placeholder else []
+    cats += [dict(id=i, name=f"c{i}", supercategory="set" if placeholder else "x") for i in range(1, MAX_CLASSES + 1)]
+    root, ann, prefix = write_coco(tmp_path, [dict(id=1, h=20, w=20)], [_ann(1, 1, 1, [1, 1, 5, 5])], cats)
+    assert CocoDetection(root, ann, prefix).num_classes == MAX_CLASSES
+    cats.append(dict(id=MAX_CLASSES + 1, name="one too many", supercategory="x"))
+    (tmp_path / "train" / "_annotations.coco.json").write_text(json.dumps(dict(
+        images=[dict(id=1, file_name="img_001.png", height=20, width=20)], annotations=[], categories=cats)))
+    with pytest.raises(DataError, match=rf"lists {len(cats)} categories; at most {MAX_CLASSES} classes are supported"):
+        CocoDetection(root, ann, prefix)

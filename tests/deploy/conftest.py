@@ -1,5 +1,6 @@
 """Fixtures of the device tests: models trained with the tutorial commands for several class counts, exported
-with the tutorial's export command (+ vela), and a trained model with real detections exported to int8."""
+with the tutorial's export command (+ vela: the stock Grove Vision AI V2 firmware) and for SSCMA-Micro v2, and a
+trained model with real detections exported to int8 for both firmwares."""
 from __future__ import annotations
 
 import json
@@ -26,8 +27,8 @@ def dataset_with_classes(root: Path, num_classes: int) -> Path:
     return root
 
 
-def tutorial_run(root: Path, num_classes: int) -> dict:
-    """The README's train and export commands (short: 1 epoch at 64x64) -> {ckpt, int8, vela, data}."""
+def tutorial_train(root: Path, num_classes: int) -> dict:
+    """The README's train command (short: 1 epoch at 64x64) -> {ckpt, data, opts}."""
     data = dataset_with_classes(root / "data", num_classes)
     opts = [f"data_root={data}/", f"num_classes={num_classes}", "train_ann_file=train/_annotations.coco.json",
             "val_ann_file=valid/_annotations.coco.json", "train_img_prefix=train/", "val_img_prefix=valid/",
@@ -35,28 +36,59 @@ def tutorial_run(root: Path, num_classes: int) -> dict:
     work = root / "work_dirs"
     res = run_tool("train", [NANO, "--cfg-options", *opts, "--work-dir", work, "--no-progress"])
     assert res.exit_code == 0, res.output[-3000:]
-    res = run_tool("export", [NANO, work / "epoch_1.pth", "--cfg-options", *opts[:6], "--imgsz", 64, 64,
-                              "--format", "tflite", "vela"])
+    return {"data": data, "ckpt": work / "epoch_1.pth", "opts": opts}
+
+
+def tutorial_export(run: dict, out: Path, *board, side: int = 64) -> dict:
+    """The README's export command (`--format tflite vela`), plus `board` options, into `out`."""
+    res = run_tool("export", [NANO, run["ckpt"], "--cfg-options", *run["opts"][:6], "--imgsz", side, side,
+                              "--format", "tflite", "vela", *board, "--out-dir", out])
     assert res.exit_code == 0, res.output[-3000:]
-    return {"data": data, "ckpt": work / "epoch_1.pth", "int8": work / "epoch_1_int8.tflite",
-            "vela": work / "epoch_1_int8_vela.tflite", "export_log": res.output}
+    return {**run, "int8": out / "epoch_1_int8.tflite", "vela": out / "epoch_1_int8_vela.tflite",
+            "export_log": res.output, "side": side}
 
 
 @pytest.fixture(scope="session")
-def tutorial_files(tmp_path_factory):
-    """{num_classes: tutorial_run(...)} for 2, 3, 4 and 10 classes."""
-    return {n: tutorial_run(tmp_path_factory.mktemp(f"tutorial{n}"), n) for n in (2, 3, 4, 10)}
+def tutorial_runs(tmp_path_factory):
+    """{num_classes: tutorial_train(...)} for 2, 3, 4, 10, 64 and 80 classes."""
+    return {n: tutorial_train(tmp_path_factory.mktemp(f"tutorial{n}"), n) for n in (2, 3, 4, 10, 64, 80)}
+
+
+@pytest.fixture(scope="session")
+def tutorial_files(tutorial_runs):
+    """SSCMA-Micro v2 files (RTMDet model class: XIAO ESP32-S3, a self-built Grove V2 firmware) of the tutorial
+    runs with 2, 3, 4 and 10 classes: {num_classes: tutorial_export(...)}."""
+    return {n: tutorial_export(tutorial_runs[n], tutorial_runs[n]["ckpt"].parent / "v2", "--board",
+                               "grove_vision_ai_v2_sscma2") for n in (2, 3, 4, 10)}
+
+
+@pytest.fixture(scope="session")
+def stock_files(tutorial_runs):
+    """The README's export command verbatim (the stock Grove Vision AI V2 firmware) for every tutorial run; 80
+    classes at 96x96: at 64x64 its output [1, 84, 84] is square and onnx2tf's layout guess transposes it."""
+    return {n: tutorial_export(run, run["ckpt"].parent / "stock", side=96 if n == 80 else 64)
+            for n, run in tutorial_runs.items()}
 
 
 @pytest.fixture(scope="session")
 def trained_int8(overfit_run, tmp_path_factory):
-    """The overfit SiLU nano (target sscma-micro, 160x160) exported to int8, and 12 demo images to score it
-    on: its 4 training images (found) and 8 it never saw (mostly missed), so AP is far from 0 and from 1."""
+    """The overfit SiLU nano (target sscma-micro, 160x160) exported to int8 for SSCMA-Micro v2, and 12 demo images
+    to score it on: its 4 training images (found) and 8 it never saw (mostly missed), so AP is far from 0 and
+    from 1."""
+    return _trained_export(overfit_run, tmp_path_factory.mktemp("trained_int8"), "--board", "grove_vision_ai_v2_sscma2")
+
+
+@pytest.fixture(scope="session")
+def trained_stock(overfit_run, tmp_path_factory):
+    """The same model exported for the stock Grove Vision AI V2 firmware (`--format vela`, no --board)."""
+    return _trained_export(overfit_run, tmp_path_factory.mktemp("trained_stock"))
+
+
+def _trained_export(overfit_run, root: Path, *board) -> dict:
     from _shared import OVERFIT_SEED
     from sscma_rtmdet.synth.demo import make_demo_dataset
 
-    root = tmp_path_factory.mktemp("trained_int8")
-    res = run_tool("export", [overfit_run["ckpt"], "--format", "vela", "--out-dir", root])
+    res = run_tool("export", [overfit_run["ckpt"], "--format", "vela", *board, "--out-dir", root])
     assert res.exit_code == 0, res.output[-3000:]
     data = root / "eval"
     make_demo_dataset(data, seed=OVERFIT_SEED, num_train=2, num_valid=1, num_test=1)
@@ -64,4 +96,5 @@ def trained_int8(overfit_run, tmp_path_factory):
     import shutil
     shutil.rmtree(data / "valid")
     shutil.move(str(data / "more" / "train"), str(data / "valid"))  # train images 0-3 are the model's own
-    return {"int8": root / f"{overfit_run['ckpt'].stem}_int8.tflite", "data": data, "ckpt": overfit_run["ckpt"]}
+    return {"int8": root / f"{overfit_run['ckpt'].stem}_int8.tflite", "data": data, "ckpt": overfit_run["ckpt"],
+            "export_log": res.output}

@@ -1,5 +1,6 @@
-"""The files the tutorial commands make run on Seeed's SSCMA-Micro firmware, checked against an independent
-model of the firmware (sscma_firmware.py): its acceptance rules, its decode and NMS, and the AP it gets."""
+"""The files made for SSCMA-Micro v2 (the XIAO ESP32-S3 firmware; a self-built Grove V2 one) run on its RTMDet
+model class, checked against an independent model of it (sscma_firmware.py): its acceptance rules, its decode
+and NMS, and the AP it gets."""
 from __future__ import annotations
 
 import numpy as np
@@ -26,7 +27,7 @@ def test_tutorial_int8_file_is_accepted_by_the_firmware(tutorial_files, num_clas
     contract = fw.accept(interp)  # raises Rejected with the rule it broke
     assert contract.size == 64 and contract.input_dtype == np.int8
     (inp,) = interp.get_input_details()
-    assert inp["quantization"] == (1.0, -128)  # the firmware writes pixel - 128 and never reads these
+    assert inp["quantization"] == (1.0, 0)  # q = pixel - 128 (the centred input); the firmware never reads these
     channels = {lvl[2]["shape"][2] for lvl in contract.levels}
     assert channels == {num_classes + 1 if num_classes == 4 else num_classes}  # 4 classes: padded, not ambiguous
     for stride, n, score, box in contract.levels:
@@ -56,7 +57,7 @@ def test_tutorial_vela_file_keeps_the_contract_and_fits_the_board(tutorial_files
     # the Vela file's graph inputs/outputs are what the firmware reads (its ethos-u op runs only on the NPU)
     vela_in, vela_out = _graph_io(run["vela"])
     int8_in, int8_out = _graph_io(run["int8"])
-    assert vela_in == int8_in == [((1, 64, 64, 3), "int8", (1.0, -128))]
+    assert vela_in == int8_in == [((1, 64, 64, 3), "int8", (1.0, 0))]
     assert sorted(vela_out) == sorted(int8_out) and all(len(s) == 3 for s, _, _ in vela_out)
 
 

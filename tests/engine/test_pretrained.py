@@ -49,13 +49,34 @@ def test_nano_configs_start_from_their_shipped_weights_and_none_restores_random_
     assert resolve_weights(cfg.load_from).stat().st_size < 6 * 2**20
     trainer = Trainer(cfg, TrainOptions(work_dir=tmp_path / "a", progress=False))
     model = trainer.ema.module.state_dict()
+    expected = _shipped_for(cfg, shipped)  # re-expressed for the config's mean (the first BN's running mean)
     for key, value in shipped["state_dict"].items():
         if not key.startswith("head.cls_preds."):  # 72 broad-set classes vs 3 here: skipped
-            torch.testing.assert_close(model[key], value.to(model[key].dtype), msg=key)
+            torch.testing.assert_close(model[key], expected[key].to(model[key].dtype), msg=key)
+    changed = [k for k, v in shipped["state_dict"].items() if not k.startswith("head.cls_preds.")
+               and not torch.equal(expected[k].to(v.dtype), v)]
+    assert changed == [k for k in changed if k.endswith("bn.running_mean")] and len(changed) == 1, changed
     scratch = Trainer(load_config(config, tutorial_options(data) + ["load_from=None"]),
                       TrainOptions(work_dir=tmp_path / "b", progress=False)).ema.module.state_dict()
     key = next(k for k, v in shipped["state_dict"].items() if k.startswith("backbone.") and v.ndim == 4)
     assert not torch.allclose(scratch[key], shipped["state_dict"][key].float())
+
+
+def _shipped_for(cfg, shipped: dict) -> dict:
+    """The shipped weights in a model of `cfg`, its first convolution re-expressed from the preprocessing they
+    were trained with to the config's (runtime.wrapper.adapt_input_normalization), as load_from does."""
+    from sscma_rtmdet.data.build import preprocess_of
+    from sscma_rtmdet.data.preprocess import Preprocess
+    from sscma_rtmdet.models import build_model
+    from sscma_rtmdet.runtime.wrapper import adapt_input_normalization
+
+    model = build_model(cfg.model)
+    own = model.state_dict()
+    model.load_state_dict({k: v.float() for k, v in shipped["state_dict"].items() if own[k].shape == v.shape},
+                          strict=False)
+    adapt_input_normalization(model, Preprocess.from_config(shipped["meta"]["deployment"]["preprocess"]),
+                              preprocess_of(cfg))
+    return model.state_dict()
 
 
 def test_resume_with_nothing_to_resume_starts_from_load_from(tmp_path):

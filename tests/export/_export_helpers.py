@@ -12,6 +12,7 @@ import torch
 from standin import StandIn, init_well_conditioned
 
 PRE = dict(color="bgr", mean=[103.53, 116.28, 123.675], std=[57.375, 57.12, 58.395], pad_value=114)
+CENTRED = dict(PRE, mean=[128.0, 128.0, 128.0])  # the device configs' (folds into the first conv exactly)
 NANO_RELU = dict(
     backbone=dict(type="CSPNeXt", arch="P5", deepen_factor=0.33, widen_factor=0.25, expand_ratio=0.5,
                   channel_attention=True, act="relu", split_pool=True),
@@ -38,10 +39,12 @@ def _photo(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
 
 
 def dep(model, imgsz, classes=None, target="generic", layout=None, preprocess=None):
-    """The Deployment of a bare test model (runtime.deployment.Deployment.for_model) with PRE."""
+    """The Deployment of a bare test model (runtime.deployment.Deployment.for_model) with PRE, or for a
+    firmware target the device configs' CENTRED."""
     from sscma_rtmdet.runtime.deployment import Deployment
 
-    return Deployment.for_model(model, preprocess or PRE, imgsz, classes, target=target, layout=layout)
+    pre = preprocess or (CENTRED if target.startswith("sscma") else PRE)
+    return Deployment.for_model(model, pre, imgsz, classes, target=target, layout=layout)
 
 
 def normalise(batch_nhwc: np.ndarray) -> torch.Tensor:

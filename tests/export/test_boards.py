@@ -20,5 +20,6 @@ def test_tflm_fit_and_unknown_arena():
     assert not fit_tflm(board, 3000 * 1024, 2700.0).fits
     unknown = fit_tflm(board, None, 2700.0)
     assert unknown.fits and "arena ?" in unknown.line()
-    with pytest.raises(UserError, match="--board moon: unknown; choose from grove_vision_ai_v2, xiao_esp32s3"):
+    with pytest.raises(UserError, match="--board moon: unknown; choose from grove_vision_ai_v2, "
+                                        "grove_vision_ai_v2_sscma2, xiao_esp32s3"):
         get_board("moon")

@@ -8,7 +8,8 @@ import torch
 from sscma_rtmdet.errors import UserError
 from sscma_rtmdet.runtime.metadata import ONNX_PROPS_KEY, read_metadata
 from sscma_rtmdet.export.onnx_export import export_onnx
-from sscma_rtmdet.runtime.wrapper import ExportWrapper
+from sscma_rtmdet.data.preprocess import normalize
+from sscma_rtmdet.runtime.wrapper import ExportWrapper, first_conv
 from sscma_rtmdet.runtime.backends import TorchBackend, load_backend
 
 from _export_helpers import PRE, dep, make_model, normalise
@@ -17,6 +18,27 @@ from _export_helpers import PRE, dep, make_model, normalise
 def _batch(image_dir, hw):
     from sscma_rtmdet.export.calibration import calibration_images, find_images
     return calibration_images(find_images(image_dir), hw, PRE, n=3, cache_dir=None)
+
+
+def test_centred_normalisation_folds_into_the_first_conv_exactly():
+    """mean 128: the graph takes pixel - 128 and starts with the first conv (1/std in its weights), and gives
+    the model's outputs on the normalised image, borders included (the conv's zero padding is pixel 128)."""
+    from sscma_rtmdet.data.preprocess import Preprocess
+    from sscma_rtmdet.runtime.wrapper import input_offset
+
+    model = make_model("standin")
+    pre = Preprocess(color="bgr", mean=(128.0, 128.0, 128.0), std=(57.375, 57.12, 58.395))
+    raw = torch.rand(1, 3, 64, 96) * 255
+    for color in ("bgr", "rgb"):
+        wrapper = ExportWrapper(model, pre, True, input_color=color)
+        assert wrapper.input_offset == 128 == input_offset(pre) and input_offset(PRE) == 0
+        x = raw.flip(1) if color == "rgb" else raw
+        got = wrapper.named(x - 128)
+        cls, box = model(normalize(raw.permute(0, 2, 3, 1).numpy(), pre))
+        for i, s in enumerate((8, 16, 32)):
+            torch.testing.assert_close(got[f"score_s{s}"], cls[i].sigmoid(), rtol=1e-5, atol=1e-5)
+            torch.testing.assert_close(got[f"box_s{s}"], box[i], rtol=1e-4, atol=1e-4)
+    assert first_conv(model).weight.data_ptr() != first_conv(wrapper.model).weight.data_ptr()  # a copy
 
 
 def test_wrapper_folds_normalisation_and_names():

@@ -221,3 +221,72 @@ def tiny_video(ws):
 def unreadable_parent(ws):
     """An output path whose folder cannot be made (its parent is a file): stands for a read-only folder."""
     return ws.write("a_file", b"x") / "out" / "dets.json"
+
+
+# ---- issue 40: bad -------------------------------------------------------------------------------------
+def val_image_replaced(how: str):
+    """ws -> a dataset copy whose first val image is a text file named .jpg ('text') or a link to a file outside
+    the dataset ('link', standing for /etc/shadow)."""
+    def build(ws):
+        root = ws.dataset()
+        name = json.loads((root / "valid" / "_annotations.coco.json").read_text())["images"][0]["file_name"]
+        image = root / "valid" / name
+        image.unlink()
+        if how == "text":
+            image.write_text("not an image\n")
+        else:
+            secret = ws.write("secret/shadow", b"root:$6$abc:19000:0:99999:7:::\n")
+            image.symlink_to(secret)
+        return root
+    return build
+
+
+def onnx_external(how: str):
+    """ws -> the tiny ONNX with every constant (initializers and Constant nodes) in external data `c.bin`,
+    passing onnx.checker ('all'), or with `c.bin` deleted ('missing')."""
+    def build(ws):
+        import onnx
+
+        folder = ws.path("model")
+        folder.mkdir(exist_ok=True)
+        path = folder / "ext.onnx"
+        onnx.save_model(onnx.load(str(ws.models["onnx"])), str(path), save_as_external_data=True,
+                        all_tensors_to_one_file=True, location="c.bin", size_threshold=0, convert_attribute=True)
+        shutil.copy(str(ws.models["onnx"]) + ".json", str(path) + ".json")
+        if how == "missing":
+            (folder / "c.bin").unlink()
+        return path
+    return build
+
+
+def onnx_custom_domain(ws):
+    """The tiny ONNX with one more node, of an operator from a custom domain onnxruntime does not know."""
+    import onnx
+    from onnx import helper
+
+    model = onnx.load(str(ws.models["onnx"]))
+    first = model.graph.node[0]
+    out = first.output[0]
+    first.output[0] = out + "_pre"
+    model.graph.node.insert(1, helper.make_node("Mystery", [out + "_pre"], [out], domain="com.example.custom"))
+    model.opset_import.append(helper.make_opsetid("com.example.custom", 1))
+    path = ws.path("custom.onnx")
+    onnx.save_model(model, str(path))
+    shutil.copy(str(ws.models["onnx"]) + ".json", str(path) + ".json")
+    return path
+
+
+ANSI_NAME = "ci\x1b[31mrc\x1b]0;pwned\x07le\x1b[2J\nforged: 1"  # colour, OSC title, clear screen, a new line
+
+
+def ansi_class_checkpoint(ws):
+    """The tiny checkpoint whose first class name holds terminal escapes and a newline."""
+    return edited_checkpoint(lambda ck: ck["meta"]["deployment"]["classes"].__setitem__(0, ANSI_NAME))(ws)
+
+
+def yaml_laughs(ws):
+    """A YOLO data.yaml of ~600 bytes whose nested aliases expand to 9**9 strings ("billion laughs")."""
+    lines = ['a: &a ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    lines += [f"{b}: &{b} [{', '.join(['*' + a] * 9)}]" for a, b in zip("abcdefgh", "bcdefghi")]
+    ws.write("laughs/data.yaml", ("\n".join(lines + ["names: *i", "train: images", "val: images"]) + "\n").encode())
+    return ws.path("laughs")

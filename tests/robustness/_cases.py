@@ -69,7 +69,9 @@ def _infer_into(source, out):
 
 
 ACT_RELU = {"act": "relu"}
-NOT_FOLDED = r"error: .*edited\.\w+: its sidecar says normalization_folded=False but the graph normalises its raw"
+NOT_FOLDED = r"error: .*edited\.\w+: its sidecar says normalization_folded=False but (the graph normalises its raw|input\.offset=128: the graph takes pixels)"
+VELA_ONLY = r"error: .*x_int8_vela\.tflite is compiled by Vela for the Ethos-U NPU .*it runs only on the NPU.*" \
+    r"x_int8\.tflite next"
 OTHER_MODEL = r"error: .*edited\.\w+: .*shape .* but its sidecar (says|describes) .*the sidecar belongs to another"
 
 CASES = [

@@ -186,3 +186,35 @@ def release(ws, res):
 def four_drawings(ws, res):
     got = sorted(p.relative_to(ws.path("infer_out")).as_posix() for p in ws.path("infer_out").rglob("*.jpg"))
     assert got == ["sub/x.jpg", "x.bmp.jpg", "x.jpg", "x.png.jpg"], got
+
+
+def no_checkpoint(ws, res):
+    """Refused before the first epoch: no checkpoint in the work dir."""
+    assert not list(ws.path("wd").glob("*.pth")), "trained before refusing"
+
+
+def huge_image_id(d, root):
+    """images[0] and its annotations get id 2**70 (beyond int64)."""
+    old = d["images"][0]["id"]
+    d["images"][0]["id"] = 2**70
+    for a in d["annotations"]:
+        if a["image_id"] == old:
+            a["image_id"] = 2**70
+
+
+def nothing_in(name):
+    """Refused before writing: the folder `name` of the workspace is absent or empty."""
+    def check(ws, res):
+        folder = ws.path(name)
+        assert not folder.exists() or not any(folder.iterdir()), f"files written: {list(folder.iterdir())}"
+    return check
+
+
+def many_classes(n):
+    """Categories 1..n (the file's own first, then 'c<id>'): 100,000 classes asked 9 GiB at validation."""
+    def edit(d, root):
+        have = {c["id"] for c in d["categories"]}
+        top = max(have)
+        d["categories"] += [dict(id=i, name=f"c{i}", supercategory=d["categories"][-1].get("supercategory", "x"))
+                            for i in range(top + 1, top + 1 + n - len(have))]
+    return edit

@@ -55,7 +55,9 @@ def run_tool(tool: str, args: list, cwd: Path, subprocess_: bool = False) -> Res
 
 
 def _print_warning(message, category, filename, lineno, file=None, line=None):
-    sys.stderr.write(warnings.formatwarning(message, category, filename, lineno, line))
+    from sscma_rtmdet.cli.common import show_warning
+
+    show_warning(message, category, filename, lineno)  # the CLIs' one `warning: ...` line
 
 
 class Workspace:

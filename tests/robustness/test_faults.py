@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import stat
 
 import pytest
@@ -57,6 +58,48 @@ def test_disk_full_during_a_save_names_the_file_and_leaves_nothing(tmp_path, mon
         atomic_save_torch({"x": 1}, tmp_path / "best.pth")
     assert err.value.errno == errno.ENOSPC and err.value.filename == str(tmp_path / "best.pth")
     assert list(tmp_path.iterdir()) == []
+
+
+def _fills_after(limit: int):
+    """A torch.save whose file takes `limit` bytes, then fails with ENOSPC: torch's zip writer then raises
+    its own RuntimeError ("unexpected pos") on closing, with the OSError only as its context."""
+    import torch
+
+    real = torch.save
+
+    class Full:
+        def __init__(self, f):
+            self.f, self.n = f, 0
+
+        def write(self, b):
+            if self.n + len(memoryview(b).cast("B")) > limit:
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+            self.n += len(memoryview(b).cast("B"))
+            return self.f.write(b)
+
+        def flush(self):
+            self.f.flush()
+    return lambda obj, f, *a, **k: real(obj, Full(f), *a, **k)
+
+
+def test_disk_full_inside_torchs_zip_writer_is_the_os_error(tmp_path, monkeypatch):
+    import torch
+
+    monkeypatch.setattr(torch, "save", _fills_after(500))
+    with pytest.raises(OSError) as err:
+        atomic_save_torch({"w": torch.zeros(10000)}, tmp_path / "epoch_1.pth")
+    assert err.value.errno == errno.ENOSPC and err.value.filename == str(tmp_path / "epoch_1.pth")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_disk_full_at_trainings_first_checkpoint_is_one_line(ws, monkeypatch):
+    import torch
+
+    monkeypatch.setattr(torch, "save", _fills_after(500))
+    res = run_tool("train", _train_args(ws), ws.tmp)
+    assert res.code == 2 and "Traceback" not in res.output and "unexpected pos" not in res.output, res.output[-3000:]
+    assert re.search(r"(?m)^error: No space left on device: \S+\.pth \(OSError\); free space", res.output), \
+        res.output[-3000:]
 
 
 def test_a_real_full_disk_raises_oserror_not_torchs_runtime_error(tmp_path):

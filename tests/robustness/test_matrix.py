@@ -1,15 +1,21 @@
-"""Issues 12 and 18's bad inputs through the real tools: each case in _cases.CASES must stop with its exit code
-and message (or, for exit 0, succeed and say what it did). Add a case with one line in _cases.py."""
+"""Issues 12, 18 and 40's bad inputs through the real tools: each case in _cases.CASES and _cases40.CASES_40
+must stop with its exit code and message (or, for exit 0, succeed and say what it did). Add a case with one
+line in _cases40.py."""
 from __future__ import annotations
 
 import re
 
 import pytest
 
-from _cases import CASES
+from _cases import CASES as _CASES
+from _cases40 import CASES_40
 from _workspace import run_tool
 
-NEEDS_EXPORTS = ("tflite-truncated", "onnx-truncated", "onnx-sidecar", "tflite-sidecar", "onnx-external", "sidecar-")
+NEEDS_EXPORTS = ("tflite-truncated", "onnx-truncated", "onnx-sidecar", "tflite-sidecar", "onnx-external", "sidecar-",
+                 "onnx-custom", "tflm-", "vela-")
+
+
+CASES = _CASES + CASES_40
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])

@@ -27,7 +27,7 @@ def test_external_data_inside_the_folder_loads(tiny_exports, tmp_path):
     path = _external(tiny_exports, tmp_path / "m")
     (tmp_path / "m" / "weights.bin").rename(tmp_path / "m" / "real.bin")
     (tmp_path / "m" / "weights.bin").symlink_to("real.bin")  # a symlink that stays inside is fine
-    assert onnx_input_folded(check_onnx(path))
+    assert [i.name for i in check_onnx(path).graph.input] == ["images"]
 
 
 @pytest.mark.parametrize("how", ["symlink out", "dotdot", "absolute", "folder"])
@@ -77,14 +77,21 @@ def test_int8_folding_is_read_from_the_input_scale():
 
 
 def test_folding_is_read_from_the_graph(tiny_exports):
-    """The float files: a folded graph multiplies its input by 1/std first (the tiny exports); an unfolded one
-    feeds its first convolution (hand-built graphs, so both branches are seen)."""
+    """The float files: a folded graph with a raw-pixel input multiplies it by 1/std first; an unfolded one, and
+    one whose centred normalisation is folded into its first convolution (the tiny exports: the nano's mean of
+    128), feed that convolution (hand-built graphs, so both branches are seen); the sidecar's input.offset
+    tells the centred one, and a flag edited against it is refused."""
     from onnx import TensorProto, helper
 
-    from sscma_rtmdet.runtime.validate import check_tflite
+    from sscma_rtmdet.runtime.metadata import read_metadata
+    from sscma_rtmdet.runtime.validate import check_folding, check_tflite
 
-    assert onnx_input_folded(check_onnx(tiny_exports["onnx"]))
-    assert tflite_input_folded(check_tflite(tiny_exports["float32"]))
+    assert not onnx_input_folded(check_onnx(tiny_exports["onnx"]))
+    assert not tflite_input_folded(check_tflite(tiny_exports["float32"]))
+    meta = read_metadata(tiny_exports["onnx"])
+    assert meta["normalization_folded"] and meta["input"]["offset"] == 128
+    with pytest.raises(CheckpointError, match="normalization_folded=False but input.offset=128"):
+        check_folding({**meta, "normalization_folded": False}, False, tiny_exports["onnx"])
     w = helper.make_tensor("w", TensorProto.FLOAT, [4, 3, 1, 1], [0.1] * 12)
     s = helper.make_tensor("s", TensorProto.FLOAT, [1, 3, 1, 1], [0.02] * 3)
 

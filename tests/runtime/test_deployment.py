@@ -45,3 +45,26 @@ def test_broken_records_are_refused():
                        ({k: v for k, v in good.items() if k != "classes"}, "lacks")):
         with pytest.raises((CheckpointError, ConfigError), match=match):
             Deployment.from_dict(bad, "x.json")
+
+
+@pytest.mark.parametrize("key, value, must", [
+    ("iou_threshold", 5, r"must be a number above 0, at most 1"), ("iou_threshold", 0, "above 0"),
+    ("score_thr", -0.1, "from 0 to 1"), ("score_thr", "0.3", "from 0 to 1"), ("nms_pre", 0, "positive integer"),
+    ("nms_pre", 2.5, "positive integer"), ("max_per_img", -1, "positive integer or null"),
+    ("multi_label", "yes", "true or false"), ("nms", "soft", r"one of 'exact', 'sscma'")])
+def test_every_decode_setting_is_checked_on_load(key, value, must):
+    good = Deployment.from_config(load_config(NANO, ["imgsz=(96,96)"]), ["a"]).to_dict()
+    bad = dict(good, test_cfg=dict(good["test_cfg"], **{key: value}))
+    with pytest.raises(CheckpointError, match=rf"^x\.json: deployment record test_cfg\.{key}=.* {must}"):
+        Deployment.from_dict(bad, "x.json")
+
+
+def test_unknown_or_missing_decode_settings_are_refused():
+    good = Deployment.from_config(load_config(NANO, ["imgsz=(96,96)"]), ["a"]).to_dict()
+    decode = good["test_cfg"]
+    with pytest.raises(CheckpointError, match=r"x\.json: deployment record test_cfg has unknown field\(s\) "
+                                              r"\['nms_thr'\]"):
+        Deployment.from_dict(dict(good, test_cfg=dict(decode, nms_thr=0.5)), "x.json")
+    with pytest.raises(CheckpointError, match=r"test_cfg lacks \['nms_pre'\]"):
+        Deployment.from_dict(dict(good, test_cfg={k: v for k, v in decode.items() if k != "nms_pre"}), "x.json")
+    assert Deployment.from_dict(dict(good, test_cfg=dict(decode, max_per_img=None))).test_cfg["max_per_img"] is None

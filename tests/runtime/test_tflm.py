@@ -79,6 +79,7 @@ def _litert_reference(path, batch: np.ndarray, meta: dict) -> dict:
     from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
     from sscma_rtmdet.runtime.backends import dequantize, quantize
+    from sscma_rtmdet.runtime.metadata import input_offset_of
 
     interp = Interpreter(model_path=str(path), experimental_op_resolver_type=OpResolverType.BUILTIN_REF)
     runner = interp.get_signature_runner(meta["signature_key"])
@@ -86,7 +87,8 @@ def _litert_reference(path, batch: np.ndarray, meta: dict) -> dict:
     outs = runner.get_output_details()
     res = {}
     for x in batch:
-        raw = runner(**{key: quantize(x[None], det["quantization"], det["dtype"])})
+        graph_in = x[None] - np.float32(input_offset_of(meta))  # pixels -> the graph's input (pixel - 128)
+        raw = runner(**{key: quantize(graph_in, det["quantization"], det["dtype"])})
         for k, name in meta["output_map"].items():
             res.setdefault(name, []).append(dequantize(raw[k], outs[k]["quantization"]).transpose(0, 3, 1, 2))
     return {n: np.concatenate(v) for n, v in res.items()}

@@ -12,6 +12,7 @@ for YOLO it may also be the data.yaml itself. Format rules: `yolo.py`, `yolo_lab
 from __future__ import annotations
 
 import json
+import zipfile
 from pathlib import Path
 
 from ...errors import DataError, UserError
@@ -47,6 +48,10 @@ def detect_format(root: str | Path) -> str:
         return "voc"
     if find_yaml(root) is not None:
         return "yolo"
+    if root.is_file():  # a download not unpacked, or a file of the dataset instead of its folder
+        what = "a .zip archive: unpack it and pass its folder" if zipfile.is_zipfile(root) else \
+            "a file, not a dataset folder: pass the folder"
+        raise DataError(f"dataset {root} is {what} (Roboflow COCO, Pascal VOC) or a YOLO data.yaml")
     seen = sorted(p.name + ("/" if p.is_dir() else "") for p in root.iterdir())[:12] if root.is_dir() else []
     raise DataError(f"cannot tell the format of dataset {root}: looked for COCO (train/, valid/ or test/ with "
                     f"{COCO_ANN}), YOLO (data.yaml, or a single *.yaml) and Pascal VOC (Annotations/ + "

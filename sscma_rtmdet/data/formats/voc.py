@@ -207,6 +207,26 @@ def voc_to_coco(root: Path, records: list[VocRecord], img_root: Path, classes: l
     return builder.result()
 
 
+def _warn_untrained(root: Path, parsed: dict) -> None:
+    """A warning for a class name no train object has (often a typo in another split): it becomes a class of
+    its own that the model never learns."""
+    if "train" not in parsed:
+        return
+    trained = {o.name for r in parsed["train"][0] for o in r.objects}
+    first: dict = {}
+    for s, (recs, _) in parsed.items():
+        for r in recs:
+            for k, o in enumerate(r.objects, 1):
+                if o.name not in trained:
+                    first.setdefault(o.name, f"{shown(r.xml, root)} object {k}")
+    if first:
+        import warnings
+        listed = ", ".join(f"{n!r} ({where})" for n, where in sorted(first.items())[:5])
+        warnings.warn(f"VOC dataset {root}: class(es) with no object in the train split: {listed}; each becomes "
+                      "a class the model never learns (a misspelt name?): fix the <name> in those files",
+                      stacklevel=3)
+
+
 def load_voc_splits(root: Path, splits: list[str], classes: list[str] | None = None) -> dict[str, tuple[dict, Path]]:
     """{split: (COCO dict, image root)}; the class order comes from every split, not only those asked for."""
     notes = {s: Notes(f"VOC {root.name} {s}") for s in voc_splits(root)}
@@ -216,6 +236,7 @@ def load_voc_splits(root: Path, splits: list[str], classes: list[str] | None = N
     parsed = {s: read_voc_records(root, s, notes[s]) for s in notes}
     if classes is None:
         classes = sorted({o.name for recs, _ in parsed.values() for r in recs for o in r.objects})
+        _warn_untrained(root, parsed)
     elif len(set(classes)) != len(classes):
         raise DataError(f"classes {classes} name a class twice")
     out = {}

@@ -20,6 +20,7 @@ from pathlib import Path
 import yaml
 
 from ...errors import DataError
+from ..checks import check_class_count
 from .common import IMAGE_EXTS, CocoBuilder, Notes, is_image, list_images, shown
 from .yolo_labels import label_path, read_label_file
 
@@ -55,11 +56,30 @@ def find_yaml(root: Path, any_name: bool = True) -> Path | None:
     return found[0] if found else None
 
 
+class _AliasFound(yaml.YAMLError):
+    def __init__(self, mark):
+        super().__init__()
+        self.problem_mark = mark
+
+
+class _NoAliasLoader(yaml.SafeLoader):
+    """yaml.safe_load refusing aliases (`*name`): a few hundred bytes of nested aliases expand to GBs once the
+    result is walked ("billion laughs"), and a dataset yaml never needs one."""
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent):
+            raise _AliasFound(self.peek_event().start_mark)
+        return super().compose_node(parent, index)
+
+
 def _load_yaml(path: Path) -> dict:
     if path.stat().st_size > _MAX_YAML_BYTES:
         raise DataError(f"{path}: over 1 MB; a dataset yaml is a few lines (is this the right file?)")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8-sig"))
+        data = yaml.load(path.read_text(encoding="utf-8-sig"), Loader=_NoAliasLoader)  # SafeLoader, no aliases
+    except _AliasFound as e:
+        raise DataError(f"{path}: line {e.problem_mark.line + 1} uses a YAML alias (*name); refused, since "
+                        "aliases can expand a small file to gigabytes: write the values out") from None
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         at = f" at line {mark.line + 1}" if mark is not None else ""
@@ -82,6 +102,7 @@ def _names(data: dict, path: Path) -> list[str]:
         names = [names[i] for i in range(len(names))]
     if not isinstance(names, list) or not names:
         raise DataError(f"{path}: names must be a non-empty list or a dict {{0: 'a', 1: 'b'}}")
+    check_class_count(names, str(path))
     odd = [f"{i}: {n!r}" for i, n in enumerate(names) if n is None or isinstance(n, (bool, list, dict))]
     if odd:  # YAML reads unquoted no/yes/off/null as booleans or null
         raise DataError(f"{path}: names entries {', '.join(odd)} are not names; quote them (e.g. 'no')")

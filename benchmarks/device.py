@@ -52,7 +52,7 @@ def firmware_ap(path: Path, coco) -> tuple[float, float]:
 @click.option("--split", default="val", show_default=True, type=click.Choice(["val", "test"]))
 @click.option("--out-dir", type=click.Path(file_okay=False), help="[default: next to the checkpoint]")
 def main(checkpoint, data, split, out_dir):
-    from sscma_rtmdet.cli.common import run_config
+    from sscma_rtmdet.workflows.settings import resolve_settings
     from sscma_rtmdet.data.build import build_coco
     from sscma_rtmdet.evaluation.evaluate import evaluate
     from sscma_rtmdet.runtime.tflm import arena_bytes
@@ -65,7 +65,7 @@ def main(checkpoint, data, split, out_dir):
     if log.returncode:
         raise click.ClickException(f"export failed:\n{log.stderr[-3000:]}")
     int8 = out / f"{ckpt.stem}_int8.tflite"
-    cfg = run_config(None, [], ckpt, data)
+    cfg = resolve_settings(None, {}, ckpt, data)
     coco = build_coco(cfg, split)
     rows = []
     for name, path, runtime in (("pth", ckpt, "litert"), ("int8, LiteRT (XNNPACK)", int8, "litert"),

@@ -18,7 +18,7 @@ from pathlib import Path
 PKG = "sscma_rtmdet"
 # Layers, bottom first: a module may import its own layer and the ones listed before it, never one after.
 LAYERS = ["version", "errors", "targets", "utils", "ops", "postprocess", "visualize", "reports", "config", "models", "criterion", "data", "synth",
-          "runtime", "evaluation", "export", "engine", "quant", "inference", "cli", "api", "__main__", "(api)"]
+          "runtime", "evaluation", "export", "engine", "quant", "inference", "workflows", "cli", "api", "__main__", "(api)"]
 ROOT = Path(__file__).resolve().parents[1] / PKG
 
 

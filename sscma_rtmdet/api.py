@@ -8,20 +8,26 @@
     results[0].save("a_pred.jpg")                   # .plot() gives the drawn image
     metrics = model.val(data="datasets/mask")       # COCO metrics, scored as the file's runtime does
     files = model.export(formats=("tflite", "vela"))  # checkpoints only
+    qat = model.quantize("configs/rtmdet_nano_8xb32_300e_coco_relu.py", options={"max_epochs": 5})  # QAT int8
 
-Each call is the same code path as the matching CLI command (tools/train.py, test.py, export.py, infer.py).
+Each call is the same code path as the matching CLI command (tools/train.py, test.py, export.py, infer.py,
+quantization.py): the workflows and settings in sscma_rtmdet/workflows/.
 """
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import TYPE_CHECKING, Iterable, Sequence
 
 import numpy as np
 
 from .errors import UserError
 from .inference.detector import DISPLAY_SCORE_THR, Detections, Detector, _read
+
+if TYPE_CHECKING:
+    from .workflows.quantize import QuantizeResult
+    from .workflows.train import TrainResult
 
 
 @dataclass
@@ -108,10 +114,10 @@ class RTMDet:
     def val(self, data: str | os.PathLike | None = None, split: str = "val", **options) -> dict:
         """COCO metrics of the file on a dataset (any layout --data takes; default: the one it was trained
         on): {'coco/bbox_mAP': ..., ...}. `options` are --cfg-options (e.g. val_batch_size=4)."""
-        from .cli.common import run_config
         from .evaluation.evaluate import evaluate
+        from .workflows.settings import resolve_settings
 
-        cfg = run_config(None, [f"{k}={v}" for k, v in options.items()], self.path, data)
+        cfg = resolve_settings(None, _typed(options), self.path, data)
         res = evaluate(cfg, self.path, split, device=self.device, threads=self.threads, runtime=self.runtime,
                        progress=False, log=None)
         return dict(res["metrics"], per_class=res["per_class"])
@@ -120,48 +126,52 @@ class RTMDet:
                **request) -> dict[str, Path]:
         """Export a checkpoint (tools/export.py): {'onnx': path, 'int8': path, ...}. `request`: fields of
         export.pipeline.ExportRequest (imgsz, layout, board, calib_images, ...)."""
-        from .export.pipeline import ExportRequest, export_checkpoint
+        from .export.pipeline import ExportRequest
+        from .workflows.export import export
 
         if self.path.suffix.lower() not in (".pth", ".pt"):
             raise UserError(f"{self.path.name} is already an exported file; export from its checkpoint (.pth)")
         req = ExportRequest(checkpoint=self.path, formats=tuple(formats), out_dir=Path(out_dir) if out_dir else None,
                             log=request.pop("log", lambda m: None), **request)
-        return export_checkpoint(None, req)
+        return export(req)
 
+    def quantize(self, config: str | os.PathLike, data: str | os.PathLike | None = None,
+                 out_dir: str | os.PathLike = "out", **request) -> "QuantizeResult":
+        """Quantization-aware training of this checkpoint, then its int8 file (tools/quantization.py):
+        a workflows.quantize.QuantizeResult (.tflite, .file_ap, .meta). `config` is the training config;
+        names it does not type (classes, size, dataset...) come from the checkpoint. `data` sets the dataset;
+        `request`: other QuantizeRequest fields (epochs via options={'max_epochs': 5}, device, seed, export,
+        evaluate, log, ...)."""
+        from .workflows.quantize import QuantizeRequest, quantize
 
-@dataclass
-class Run:
-    work_dir: Path
-    metrics: dict
-
-    @property
-    def best(self) -> Path:
-        return self.work_dir / "best.pth"
-
-    @property
-    def last(self) -> Path:
-        return self.work_dir / "last.pth"
+        if self.path.suffix.lower() not in (".pth", ".pt"):
+            raise UserError(f"{self.path.name} is an exported file; quantize its checkpoint (.pth)")
+        options = _typed(request.pop("options", {}))
+        if data is not None:
+            from .data.sources import dataset_options
+            options = {**dataset_options(str(data), None), **options}
+        request.setdefault("log", lambda m: None)
+        request.setdefault("warn", lambda m: None)
+        request.setdefault("progress", False)
+        return quantize(QuantizeRequest(Path(config), self.path, options, out_dir=Path(out_dir), **request))
 
 
 def train(config: str | os.PathLike, data: str | os.PathLike, epochs: int | None = None,
           imgsz: int | Sequence[int] | None = None, work_dir: str | os.PathLike | None = None,
-          device: str = "auto", resume: bool = False, **options) -> Run:
-    """Train `config` on the dataset at `data` (tools/train.py). `options` are --cfg-options."""
-    from .cli.common import run_config
-    from .config.dump import default_work_dir
-    from .engine.trainer import Trainer, TrainOptions
+          device: str = "auto", resume: bool = False, **options) -> "TrainResult":
+    """Train `config` on the dataset at `data` (tools/train.py): a workflows.train.TrainResult (.work_dir,
+    .metrics, .best, .last). `options` are config values, as --cfg-options gives them."""
+    from .workflows.train import TrainRequest, train as run_train
 
-    opts = dict(options)
-    if epochs is not None:
-        opts["max_epochs"] = int(epochs)
-    if imgsz is not None:
-        opts["imgsz"] = (int(imgsz), int(imgsz)) if np.ndim(imgsz) == 0 else tuple(int(v) for v in imgsz)
-    cfg = run_config(str(config), [f"{k}={v!r}" if isinstance(v, (tuple, list)) else f"{k}={v}"
-                                   for k, v in opts.items()], data=str(data))
-    wd = Path(work_dir or default_work_dir(str(config)))
-    metrics = Trainer(cfg, TrainOptions(work_dir=wd, config_path=str(config), device=device,
-                                        resume="auto" if resume else None, progress=False)).train()
-    return Run(wd, metrics)
+    size = None if imgsz is None else int(imgsz) if np.ndim(imgsz) == 0 else tuple(int(v) for v in imgsz)
+    return run_train(TrainRequest(config, str(data), _typed(options), epochs=epochs, imgsz=size,
+                                  work_dir=Path(work_dir) if work_dir else None, device=device,
+                                  resume="auto" if resume else None, progress=False, log=None))
+
+
+def _typed(options) -> dict:
+    """API keyword options as typed config values (names or dotted keys, as --cfg-options takes them)."""
+    return {str(k): v for k, v in dict(options).items()}
 
 
 def _as_list(images) -> list:

@@ -102,13 +102,17 @@ def draw_boxes(img: np.ndarray, boxes, labels, texts: Sequence[str]) -> np.ndarr
     return out
 
 
+#: What a person looking at pictures wants (the deployment's test_cfg keeps score_thr 0.001 for COCO AP).
+DISPLAY_SCORE_THR = 0.3
+
+
 def class_name(label: int, classes: Sequence[str] | None) -> str:
     """The class name of `label`, or the number when no (or too short a) name list is given."""
     return classes[label] if classes and 0 <= label < len(classes) else str(label)
 
 
 def draw_detections(img: np.ndarray, boxes, scores, labels, classes: list[str] | None = None,
-                    score_thr: float = 0.3) -> np.ndarray:
+                    score_thr: float = DISPLAY_SCORE_THR) -> np.ndarray:
     """Copy of `img` with boxes (K,4 xyxy, original pixels) scoring >= score_thr drawn and labelled.
 
     Tags read "name score"; higher scores are drawn on top and get the first pick of tag spots.

@@ -22,3 +22,19 @@ def test_save_under_an_unknown_suffix_is_a_user_error(tmp_path):
         result.save(tmp_path / "x.xyz")
     assert list(tmp_path.iterdir()) == []
     assert result.save(tmp_path / "x.png").is_file()
+
+
+def test_quantize_from_python_takes_what_the_checkpoint_records(tiny_run_scratch, tmp_path):
+    """RTMDet(ckpt).quantize(CONFIG): QAT from Python, the same workflow as tools/quantization.py; with the
+    config alone, classes, input size and dataset come from the checkpoint (the config says 80 and 320)."""
+    pytest.importorskip("onnx2tf")
+    lines = []
+    res = RTMDet(tiny_run_scratch["ckpt"], device="cpu").quantize(
+        tiny_run_scratch["config"], out_dir=tmp_path / "out", work_dir=tmp_path / "wd", options={"max_epochs": 1},
+        calib_num=4, export="start", evaluate=False, log=lines.append)
+    assert res.tflite == tmp_path / "out" / "qat_model_test.tflite" and res.tflite.is_file()
+    assert res.meta["deployment"]["classes"] == ["circle", "square", "triangle"]
+    assert res.meta["deployment"]["imgsz"] == [64, 64] and res.file_ap is None
+    assert any(line.startswith("from the model file (not typed): num_classes=3, imgsz=(64, 64)") for line in lines)
+    with pytest.raises(UserError, match="quantize its checkpoint"):
+        RTMDet(res.tflite).quantize(tiny_run_scratch["config"])

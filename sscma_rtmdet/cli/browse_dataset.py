@@ -5,7 +5,7 @@ import os
 
 import click
 
-from .common import cfg_options_option, friendly_errors
+from .common import cfg_options_option, friendly_errors, seed_option
 
 _PALETTE = [(56, 56, 255), (151, 157, 255), (31, 112, 255), (29, 178, 255), (49, 210, 207), (10, 249, 72),
             (23, 204, 146), (134, 219, 61), (52, 147, 26), (187, 212, 0), (168, 153, 44), (255, 194, 0)]
@@ -33,7 +33,7 @@ def draw_sample(img, boxes, labels, classes):
 @click.option("--num", default=20, show_default=True, type=click.IntRange(min=1), help="Samples to write.")
 @click.option("--stage", default="1", show_default=True, type=click.Choice(["1", "2"]),
               help="1: mosaic/mixup pipeline; 2: the plain stage-2 pipeline.")
-@click.option("--seed", default=0, show_default=True, help="Augmentation seed.")
+@seed_option("Augmentation seed.")
 @friendly_errors
 def main(config, cfg_options, out_dir, num, stage, seed):
     """Save augmented training samples of CONFIG (boxes and class names drawn) as PNGs in --out-dir."""

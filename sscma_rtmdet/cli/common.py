@@ -1,11 +1,10 @@
 """Shared CLI plumbing: one error style, the options every tool spells the same way, [CONFIG] MODEL
-arguments, and the run config of a command (a config file, or the model file's own)."""
+arguments."""
 from __future__ import annotations
 
 import functools
 import os
 import sys
-from pathlib import Path
 
 import click
 
@@ -52,8 +51,33 @@ data_option = click.option(
 device_option = click.option(
     "--device", default="auto", show_default=True,
     help="'auto' (the GPU if there is one), 'cpu', 'cuda', 'cuda:N' or a GPU index N.")
-threads_option = click.option("--threads", type=click.IntRange(min=1), default=2, show_default=True,
-                              help="CPU threads (torch, ONNX Runtime, LiteRT).")
+
+
+def threads_opt(default: int | None = 2, help: str = "CPU threads (torch, ONNX Runtime, LiteRT)."):
+    """--threads, declared once: evaluation and export default to 2; training passes default=None (all cores)."""
+    return click.option("--threads", type=click.IntRange(min=1), default=default, show_default=default is not None,
+                        help=help)
+
+
+TRAIN_THREADS_HELP = ("torch CPU threads while training (sets train_threads) [default: all cores]; 1 on a CPU shared "
+                      "with other jobs, where threads waiting for each other burn the cores.")
+threads_option = threads_opt()
+train_threads_option = threads_opt(None, TRAIN_THREADS_HELP)
+
+
+def seed_option(help: str = "Seed for data order, augmentation and init (the same seed gives the same run)."):
+    return click.option("--seed", type=int, default=0, show_default=True, help=help)
+
+
+def imgsz_option(default=None, help: str = "Input size H W (multiples of 32).", square: bool = False):
+    """--imgsz H W (or, with `square`, one side S for an S x S input, as train takes it)."""
+    return click.option("--imgsz", nargs=1 if square else 2, type=click.IntRange(min=32), default=default,
+                        show_default=default is not None, metavar="S" if square else "H W", help=help)
+
+
+def work_dir_option(default=None, help: str = "Run folder: checkpoints, logs, the resolved config."):
+    return click.option("--work-dir", type=click.Path(file_okay=False), default=default,
+                        show_default=default is not None, help=help)
 progress_option = click.option("--no-progress", is_flag=True, help="No progress bars (log lines only).")
 arch_mismatch_option = click.option(
     "--allow-arch-mismatch", is_flag=True,
@@ -141,44 +165,3 @@ def config_and_model(args: tuple[str, ...], what: str = "MODEL") -> tuple[str | 
     if len(args) == 2 and args[0].endswith(".py"):
         return args[0], args[1]
     raise UserError(f"expected [CONFIG.py] {what}, got {' '.join(args) or 'nothing'}")
-
-
-def run_config(config: str | None, cfg_options, model: Path | None = None, data: str | None = None, log=None):
-    """The config a command runs with: CONFIG with --cfg-options, or (no CONFIG) the config stored in the
-    model file (a checkpoint, or an export's source checkpoint), else the packaged base config; --data
-    sets the dataset names (DATASET_KEYS), the options win over everything."""
-    from ..config import Config, load_config
-    from ..config.options import apply_overrides, parse_cfg_options
-    from ..data.sources import DATASET_KEYS, dataset_options
-
-    options = parse_cfg_options(list(cfg_options or ()))
-    if data:
-        clash = sorted(k for k in DATASET_KEYS if k in options)
-        if clash:
-            raise UserError(f"--data and --cfg-options {', '.join(clash)} both name the dataset; give one")
-        options = {**dataset_options(data, log), **options}
-    if config:
-        return load_config(config, options)
-    stored = model_config(model) if model is not None else None
-    if stored is None:
-        return load_config("configs/_base_/rtmdet_base.py", options)
-    return apply_overrides(Config(stored, filename=None), options)
-
-
-def model_config(model: Path):
-    """The training config (as data) a model file carries, or None: a checkpoint's own, or for an export
-    the checkpoint named in its sidecar when that file still exists."""
-    from ..runtime.checkpoint import is_ours, load_checkpoint_file, stored_config
-    from ..runtime.metadata import read_metadata
-
-    path = Path(model)
-    if path.suffix.lower() not in (".pth", ".pt"):
-        try:
-            source = read_metadata(path).get("source_checkpoint")
-        except UserError:
-            return None
-        if not source or not Path(source).is_file():
-            return None
-        path = Path(source)
-    ckpt = load_checkpoint_file(path)
-    return stored_config(ckpt, path, required=False) if is_ours(ckpt) else None

@@ -5,15 +5,14 @@ import click
 
 from ..export.calibration import DEFAULT_CALIB_NUM
 from .common import (CONTEXT, arch_mismatch_option, cfg_options_option, config_and_model, data_option,
-                     friendly_errors)
+                     friendly_errors, imgsz_option)
 
 
 @click.command(context_settings=CONTEXT)
 @click.argument("args", nargs=-1, required=True, metavar="[CONFIG] CHECKPOINT")
 @data_option
 @cfg_options_option
-@click.option("--imgsz", nargs=2, type=click.IntRange(min=32), metavar="H W",
-              help="Input size (multiples of 32) [default: the size the checkpoint was trained at].")
+@imgsz_option(help="Input size (multiples of 32) [default: the size the checkpoint was trained at].")
 @click.option("--format", "formats", multiple=True, default=("onnx", "tflite"), show_default=True,
               metavar="FMT", help="onnx, tflite (float32+float16+int8) and/or vela (int8 compiled for "
               "Ethos-U55-64, Grove Vision AI V2); several may follow one flag.")
@@ -54,24 +53,17 @@ def main(args, data, cfg_options, imgsz, formats, layout, board, out_dir, calib_
     """
     from pathlib import Path
 
-    from ..errors import UserError
-    from ..export.pipeline import ExportRequest, export_checkpoint
-    from ..runtime.torch_model import resolve_model_path
-    from .common import run_config
+    from ..config.options import parse_cfg_options
+    from ..export.pipeline import ExportRequest
+    from ..workflows.export import export
 
     config, checkpoint = config_and_model(args, "CHECKPOINT")
-    if board and not {"tflite", "vela"} & set(formats):  # the fit is measured on the int8 and Vela files only
-        raise UserError(f"--board {board} checks the int8 .tflite and the Vela file against the board, but "
-                        f"--format {' '.join(formats)} writes neither: add tflite (or vela) to --format, or drop "
-                        "--board")
-    ckpt = resolve_model_path(checkpoint, config)
-    cfg = run_config(config, cfg_options, ckpt, data, log=click.echo) if (config or data or cfg_options) else None
-    req = ExportRequest(checkpoint=ckpt, formats=tuple(formats), imgsz=tuple(imgsz) if imgsz else None,
+    req = ExportRequest(checkpoint=checkpoint, formats=tuple(formats), imgsz=tuple(imgsz) if imgsz else None,
                         layout=layout, board=board, out_dir=Path(out_dir) if out_dir else None,
                         calib_images=Path(calib_images) if calib_images else None, calib_num=calib_num,
                         fold_normalization=not no_fold_normalization, verify=not no_verify, log=click.echo,
                         allow_arch_mismatch=allow_arch_mismatch)
-    files = export_checkpoint(cfg, req)  # ExportError/VelaError are UserErrors: `error: ...`, exit 2
+    files = export(req, config, parse_cfg_options(list(cfg_options)), data)
     click.echo("written: " + ", ".join(str(p) for p in files.values()))
 
 

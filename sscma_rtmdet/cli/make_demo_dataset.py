@@ -5,12 +5,12 @@ import time
 
 import click
 
-from .common import friendly_errors
+from .common import friendly_errors, seed_option
 
 
 @click.command(context_settings=dict(help_option_names=["-h", "--help"]))
 @click.argument("out_dir", type=click.Path(file_okay=False))
-@click.option("--seed", default=0, show_default=True, help="Same seed -> byte-identical dataset.")
+@seed_option("Same seed -> byte-identical dataset.")
 @click.option("--num-train", default=240, show_default=True, help="Images in train/.")
 @click.option("--num-valid", default=60, show_default=True, help="Images in valid/.")
 @click.option("--num-test", default=60, show_default=True, help="Images in test/.")

@@ -5,7 +5,7 @@ import time
 
 import click
 
-from .common import friendly_errors
+from .common import friendly_errors, seed_option
 
 SETS = {"photo_objects": 300, "everyday": 400}  # --set -> default train images
 
@@ -14,7 +14,7 @@ SETS = {"photo_objects": 300, "everyday": 400}  # --set -> default train images
 @click.argument("out_dir", type=click.Path(file_okay=False))
 @click.option("--set", "set_name", type=click.Choice(sorted(SETS)), default="photo_objects", show_default=True,
               help="photo_objects: 10 flat shape classes; everyday: 8 objects of parts among look-alikes.")
-@click.option("--seed", default=0, show_default=True, help="Same seed -> byte-identical dataset.")
+@seed_option("Same seed -> byte-identical dataset.")
 @click.option("--num-train", type=click.IntRange(0), help="Images in train/ [default: 300, everyday 400].")
 @click.option("--num-valid", default=100, type=click.IntRange(0), show_default=True,
               help="Images in valid/.")

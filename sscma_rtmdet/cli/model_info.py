@@ -5,7 +5,7 @@ import click
 
 from ..errors import ConfigError
 from ..utils.text import printable
-from .common import cfg_options_option, friendly_errors
+from .common import cfg_options_option, friendly_errors, imgsz_option
 
 
 def format_summary(rows: list[dict], imgsz: tuple[int, int], params: int, flops: int) -> str:
@@ -34,8 +34,7 @@ def _imgsz(cfg, imgsz) -> tuple[int, int]:
 @click.command(context_settings=dict(help_option_names=["-h", "--help"]))
 @click.argument("source", metavar="CONFIG_OR_MODEL", type=click.Path(dir_okay=False))
 @cfg_options_option
-@click.option("--imgsz", nargs=2, type=int, default=None, metavar="H W",
-              help="Input size (multiples of 32); default: the config's or the model's imgsz.")
+@imgsz_option(help="Input size (multiples of 32); default: the config's or the model's imgsz.")
 @friendly_errors
 def main(source, cfg_options, imgsz):
     """Print a per-part summary (backbone / neck / head params, FLOPs, output shapes per level) of the

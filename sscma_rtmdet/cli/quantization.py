@@ -6,7 +6,8 @@ from pathlib import Path
 import click
 
 from ..quant import DEFAULT_SCHEDULE, STATES
-from .common import arch_mismatch_option, cfg_options_option, friendly_errors, progress_option
+from .common import (arch_mismatch_option, cfg_options_option, device_option, friendly_errors, progress_option,
+                     seed_option, work_dir_option)
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
@@ -15,8 +16,7 @@ from .common import arch_mismatch_option, cfg_options_option, friendly_errors, p
 @cfg_options_option
 @click.option("--qat-schedule", type=click.Path(dir_okay=False), default=str(DEFAULT_SCHEDULE),
               show_default=True, help="Config whose QAT settings are merged into CONFIG.")
-@click.option("--work-dir", type=click.Path(file_okay=False),
-              help="QAT checkpoints/logs and a copy of the export [default: work_dirs/<config name>/qat].")
+@work_dir_option(help="QAT checkpoints/logs and a copy of the export [default: work_dirs/<config name>/qat].")
 @click.option("--out-dir", type=click.Path(file_okay=False), default="out", show_default=True,
               help="Where qat_model_test.tflite (+ .json sidecar) is written, relative to the cwd.")
 @click.option("--calib-images", type=click.Path(exists=True, file_okay=False), default=None,
@@ -25,8 +25,8 @@ from .common import arch_mismatch_option, cfg_options_option, friendly_errors, p
 @click.option("--calib-num", type=click.IntRange(min=1), default=None,
               help="Training images QAT starts from and the converter calibrates on (the PTQ set) "
                    "[default: qat.calib_images, else tools/export.py's --calib-num default].")
-@click.option("--device", default="auto", show_default=True, help="'auto', 'cpu', 'cuda' or 'cuda:N'.")
-@click.option("--seed", type=int, default=0, show_default=True)
+@device_option
+@seed_option()
 @click.option("--export", "export_which", type=click.Choice(STATES), default="best", show_default=True,
               help="Which QAT state becomes qat_model_test.tflite. best: export the PTQ start and the best "
                    "fine-tuned epoch, score both files on the val split, keep the higher (ties: fine-tuned; "
@@ -63,40 +63,15 @@ def main(config, checkpoint, cfg_options, qat_schedule, work_dir, out_dir, calib
         val_ann_file=valid/_annotations.coco.json train_img_prefix=train/ val_img_prefix=valid/ \\
         imgsz='(192,192)' max_epochs=50
     """
-    from ..config.dump import default_work_dir
-    from ..engine.trainer import TrainOptions
-    from ..quant.ship import compare_with_fake_quant, describe, export_best_file, export_state, publish, qat_config
-    from ..quant.trainer import QATTrainer
-    from ..runtime.torch_model import resolve_model_path
+    from ..config.options import parse_cfg_options
+    from ..workflows.quantize import QuantizeRequest, quantize
 
-    ckpt = resolve_model_path(checkpoint, config)
-    cfg = qat_config(config, cfg_options, qat_schedule)
-    if calib_num is not None:
-        cfg["qat"]["calib_images"] = calib_num
-    work = Path(work_dir or Path(default_work_dir(config)) / "qat")
-    opts = TrainOptions(work_dir=work, config_path=config, seed=seed, device=device, amp=False,
-                        progress=not no_progress, allow_arch_mismatch=allow_arch_mismatch)
-    trainer = QATTrainer(cfg, opts, ckpt, calib_dir=Path(calib_images) if calib_images else None)
-    trainer.train()
-    target = work / "qat_model_test.tflite"
-    if export_which == "best" and not no_eval:
-        qmodel, meta, file_ap = export_best_file(trainer, cfg, work, str(ckpt), click.echo)
-        publish(Path(meta.pop("_path")), target, meta)
-    else:
-        qmodel, chosen = trainer.qat_model(export_which)
-        click.echo(f"exporting the {chosen['which']} QAT state: {describe(chosen)}")
-        meta = export_state(trainer, qmodel, chosen, target, str(ckpt))
-        file_ap = None
-    out = Path(out_dir)
-    publish(target, out / target.name, meta)
-    q = meta["qat"]
-    click.echo(f"int8 model: {out / target.name} (and {target}); {q['ranges_from_qat']} of "
-               f"{q['activation_tensors']} activation tensors use QAT's ranges")
-    for name, a in q["agreement_with_fake_quant"].items():
-        click.echo(f"  {name}: {a['within_one_step']:.1%} of elements within one step of the fake-quant model")
-    if not no_eval:
-        compare_with_fake_quant(cfg, out / target.name, q["state"]["val_mAP"], qmodel, rounding_trials,
-                                trainer.device, file_ap, click.echo, lambda m: click.echo(f"warning: {m}", err=True))
+    quantize(QuantizeRequest(
+        config, checkpoint, parse_cfg_options(list(cfg_options)), schedule=qat_schedule,
+        work_dir=Path(work_dir) if work_dir else None, out_dir=Path(out_dir),
+        calib_images=Path(calib_images) if calib_images else None, calib_num=calib_num, device=device, seed=seed,
+        export=export_which, rounding_trials=rounding_trials, evaluate=not no_eval, progress=not no_progress,
+        allow_arch_mismatch=allow_arch_mismatch, log=click.echo, warn=lambda m: click.echo(f"warning: {m}", err=True)))
 
 
 if __name__ == "__main__":

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import click
 
+from ..inference.detector import DISPLAY_SCORE_THR
+
 from .common import (CONTEXT, arch_mismatch_option, cfg_options_option, config_and_model, data_option,
                      device_option, friendly_errors, progress_option, threads_option, verbose_option)
 
@@ -20,7 +22,8 @@ from .common import (CONTEXT, arch_mismatch_option, cfg_options_option, config_a
                    "firmware's YOLO_V8 decode): for a .pth, or a file made for it [default: the model's own].")
 @click.option("--out", "out_json", type=click.Path(dir_okay=False), help="Save detections as COCO json.")
 @click.option("--show-dir", type=click.Path(file_okay=False), help="Draw predictions on the images here.")
-@click.option("--show-score-thr", type=float, default=0.3, show_default=True, help="Score to draw a box.")
+@click.option("--show-score-thr", type=float, default=DISPLAY_SCORE_THR, show_default=True,
+              help="Score to draw a box.")
 @click.option("--plots", "plots_dir", type=click.Path(file_okay=False),
               help="Write PR curves, a confusion matrix, per-class AP bars and a prediction grid here.")
 @click.option("--batch-size", type=click.IntRange(min=1), help="Eval batch size [default: val_batch_size].")
@@ -42,13 +45,15 @@ def main(args, data, cfg_options, split, runtime, board, out_json, show_dir, sho
       python tools/test.py configs/rtmdet_nano_8xb32_300e_coco.py work_dirs/epoch_50_int8.tflite --cfg-options ...
     Prints the COCO summary (pycocotools' 12 lines), `bbox_mAP_copypaste`, a per-class table and images/s.
     """
-    from .evaluate_cmd import run_test
+    from ..config.options import parse_cfg_options
+    from ..workflows.test import TestRequest, run_test
 
     config, model = config_and_model(args)
-    return run_test(config, model, data, cfg_options, split=split, runtime=runtime, board=board, out_json=out_json,
-                    show_dir=show_dir, show_score_thr=show_score_thr, plots_dir=plots_dir, batch_size=batch_size,
-                    threads=threads, device=device, progress=not no_progress,
-                    allow_arch_mismatch=allow_arch_mismatch)
+    return run_test(TestRequest(
+        model, config, data, parse_cfg_options(list(cfg_options)), split=split, runtime=runtime, board=board,
+        out_json=out_json, show_dir=show_dir, show_score_thr=show_score_thr, plots_dir=plots_dir,
+        batch_size=batch_size, threads=threads, device=device, progress=not no_progress,
+        allow_arch_mismatch=allow_arch_mismatch, log=click.echo, warn=lambda m: click.echo(f"warning: {m}", err=True)))
 
 
 if __name__ == "__main__":

@@ -25,10 +25,11 @@ def dataset_paths(cfg: Config, split: str) -> tuple[str, str, str]:
 
 def build_coco(cfg: Config, split: str):
     """CocoDetection for a split. The class count comes from the data; a `num_classes` the user typed
-    (cfg.overrides) must agree with it."""
+    (config.typed) must agree with it."""
     root, ann, prefix = dataset_paths(cfg, split)
-    typed = cfg.num_classes if "num_classes" in getattr(cfg, "overrides", ()) else None
-    return CocoDetection(root, ann, prefix, num_classes=typed)
+    from ..config.typed import typed_value
+
+    return CocoDetection(root, ann, prefix, num_classes=typed_value(cfg, "num_classes"))
 
 
 def imgsz_of(cfg: Config) -> tuple[int, int]:

@@ -33,3 +33,30 @@ def slim_state_dict(state_dict: dict) -> dict:
     the class count differs, as for any checkpoint."""
     return {key: value.half() if isinstance(value, torch.Tensor) and value.is_floating_point() else value
             for key, value in state_dict.items()}
+
+
+def transfer_start(cfg, source: str | os.PathLike, out: str | os.PathLike) -> str:
+    """A start for a new architecture: `cfg`'s model (classes from its training set) with every tensor of
+    `source` whose name and shape it shares, the rest at init, written to `out` as a checkpoint `load_from`
+    takes. Returns one line saying how much was taken."""
+    from ..data.build import build_coco
+    from ..models.builder import build_model
+    from ..runtime import checkpoint as ckpt_io
+    from ..runtime.deployment import Deployment
+
+    classes = list(build_coco(cfg, "train").classes)
+    cfg = cfg.copy()
+    cfg["num_classes"] = len(classes)
+    cfg.model.head["num_classes"] = len(classes)
+    model = build_model(cfg.model)
+    given = ckpt_io.load_checkpoint_file(resolve_weights(source))["state_dict"]
+    own = model.state_dict()
+    taken = {k: v.to(own[k].dtype) for k, v in given.items() if k in own and v.shape == own[k].shape}
+    model.load_state_dict(taken, strict=False)
+    ckpt = ckpt_io.make_checkpoint(state_dict=model.state_dict(), config=cfg,
+                                   deployment=Deployment.from_config(cfg, classes).to_dict(), epoch=0, iteration=0,
+                                   extra={"transferred_from": str(source)})
+    ckpt_io.save_checkpoint(ckpt, out)
+    share = sum(v.numel() for v in taken.values()) / max(sum(v.numel() for v in own.values()), 1)
+    return (f"{len(taken)} of {len(own)} tensors ({share:.0%} of the values) taken from {source}; "
+            f"the rest starts at init")

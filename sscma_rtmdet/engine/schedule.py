@@ -101,7 +101,7 @@ class FittedSchedule:
 def fit_schedule(r: Recipe, batch: int, iters_per_epoch: int, explicit=frozenset()) -> FittedSchedule:
     """Fit recipe `r` to a run of `r.max_epochs` x `iters_per_epoch` iterations at global batch `batch`.
 
-    `explicit`: names the user set (cfg.overrides); those keep their value. Rules:
+    `explicit`: names the user typed (config.typed); those keep their value. Rules:
     lr = base_lr * batch_lr_scale(batch, lr_ref_batch, lr_scaling);
     warmup = min(warmup_iters, warmup_max_ratio * iterations);
     stage 2 = the last min(stage2_num_epochs, round(stage2_max_ratio * max_epochs)) epochs (at least 1);
@@ -171,9 +171,11 @@ def _ranges(epochs: list[int]) -> str:
 
 
 def fit_config_schedule(cfg, batch: int, iters_per_epoch: int) -> FittedSchedule:
-    """`fit_schedule` on a Config's top-level names; `cfg.overrides` are the explicit ones. Fitting never
+    """`fit_schedule` on a Config's top-level names; the typed names are the explicit ones. Fitting never
     writes into the config, so fitting the config a run wrote gives the same result again."""
-    explicit = set(getattr(cfg, "overrides", ()))
+    from ..config.typed import typed_names
+
+    explicit = set(typed_names(cfg))
     values = {"base_lr": cfg["base_lr"], "warmup_iters": cfg["warmup_iters"],
               "stage2_epoch": cfg["stage2_epoch"], "val_interval": cfg["val_interval"]}
     recipe = Recipe(base_lr=float(values["base_lr"]), lr_ref_batch=int(cfg.get("lr_ref_batch", batch)),

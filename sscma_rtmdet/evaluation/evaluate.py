@@ -8,6 +8,7 @@ from pathlib import Path
 from torch import nn
 
 from ..config import Config
+from ..config.typed import typed_test_cfg
 from ..data.build import build_coco, build_eval_loader
 from ..runtime.deployment import Deployment, check_options
 from .predictors import build_predictor
@@ -23,7 +24,7 @@ def evaluate(cfg: Config, model: nn.Module | str | os.PathLike, split="val", *, 
 
     model: an nn.Module taking normalised input (scored with the config's deployment, or `deployment`), or
         a .pth/.onnx/.tflite file, scored with its own deployment record (input size, preprocessing, decode);
-        values given in `cfg.overrides` must agree with it.
+        values the user typed (config.typed) must agree with it.
     split: 'train', 'val' or 'test', or an already built `CocoDetection`.
     runtime: for .tflite files, 'litert' (XNNPACK) or 'tflm' (TFLite Micro's kernels, as on an MCU).
     log: where pycocotools' summary and the per-class table go (None: nowhere).
@@ -44,7 +45,7 @@ def evaluate(cfg: Config, model: nn.Module | str | os.PathLike, split="val", *, 
         check_options(dep, path, cfg, coco.classes)
         dep = for_board(dep, path, board)
         desc = desc or path.name
-    test_cfg = {**dep.test_cfg, **user_test_cfg(cfg)}
+    test_cfg = {**dep.test_cfg, **typed_test_cfg(cfg)}
     loader = build_eval_loader(coco, dep.imgsz, dep.preprocess, batch_size or cfg.get("val_batch_size", 8),
                                cfg.get("num_workers", 2) if num_workers is None else num_workers)
     results, metas, ips = predict_dataset(predictor, loader, dep.strides, test_cfg, progress=progress, desc=desc)
@@ -69,12 +70,3 @@ def for_board(dep: Deployment, path: Path, board: str | None) -> Deployment:
         raise CheckpointError(f"--board {board}: {path.name} was made for target {dep.target}, not {b.target} "
                               f"({b.firmware}); export the checkpoint with --board {board}")
     return dep
-
-
-def user_test_cfg(cfg: Config) -> dict:
-    """test_cfg keys the user set by option (they win over a model file's own decode settings)."""
-    overrides = getattr(cfg, "overrides", frozenset())
-    base = dict(cfg.get("test_cfg") or {})
-    keys = set(base) if "test_cfg" in overrides else {k.split(".", 1)[1] for k in overrides
-                                                       if k.startswith("test_cfg.")}
-    return {k: base[k] for k in keys if k in base}

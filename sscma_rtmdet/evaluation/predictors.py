@@ -6,7 +6,6 @@ from pathlib import Path
 import numpy as np
 
 from ..data.preprocess import to_color
-from ..errors import CheckpointError
 from ..runtime.backends import load_backend
 from ..runtime.deployment import Deployment
 from ..runtime.file_kinds import check_runtime
@@ -27,20 +26,6 @@ def backend_predictor(backend) -> Predictor:
             x = dep.preprocess.normalize(inputs).permute(0, 2, 3, 1).numpy()
         return backend.head_outputs(backend(x))
     return predict
-
-
-def check_against_config(dep: Deployment, path: Path, expected: Deployment | None, num_classes: int | None):
-    """A model file must fit what the config/dataset says: input size, classes, target, preprocessing (never
-    a silent resize or relabel). Raises CheckpointError naming both values."""
-    if num_classes is not None and dep.num_classes != num_classes:
-        raise CheckpointError(f"{path} predicts {dep.num_classes} classes {list(dep.classes)} but the dataset "
-                              f"has {num_classes}; evaluate it on the dataset it was trained for")
-    if expected is None:
-        return
-    diffs = [d for d in dep.differences(expected) if not d.startswith("classes")]
-    if diffs:
-        raise CheckpointError(f"{path} was made for {', '.join(diffs)} (file vs config); drop the conflicting "
-                              "--cfg-options (the file knows its own settings) or use the config it came from")
 
 
 def build_predictor(path: Path, device: str = "cpu", threads: int = 1, runtime: str = "litert", cfg=None,

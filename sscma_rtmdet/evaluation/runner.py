@@ -10,7 +10,6 @@ from __future__ import annotations
 import time
 from typing import Callable, Sequence
 
-import numpy as np
 import torch
 
 from ..models.fuse import fuse_for_inference
@@ -78,7 +77,3 @@ def evaluate_predictions(results: list[dict], metas: list[dict], coco_dataset, l
     cat_ids = [coco_dataset.label2cat[i] for i in range(coco_dataset.num_classes)]
     return evaluate_coco(coco_dataset.coco, dets, classwise=classwise, log=log, cat_ids=cat_ids,
                          img_ids=[int(m["img_id"]) for m in metas])
-
-
-def numpy_levels(arrays: Sequence) -> list[np.ndarray]:
-    return [np.asarray(a, dtype=np.float32) for a in arrays]

@@ -2,7 +2,7 @@
 written file against the torch model on real (calibration) images, and the fit on the target board.
 
 Everything about the model comes from the checkpoint's deployment record (input size, preprocessing,
-classes, target, output layout); a config only checks it (`cfg.overrides`) and, with no --calib-images,
+classes, target, output layout); a config only checks it (what the user typed) and, with no --calib-images,
 names the training images to calibrate on.
 """
 from __future__ import annotations

@@ -189,11 +189,13 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
 
 
 def verify_against_onnx(tflite_path: Path, onnx_path: Path, samples: np.ndarray, stats: Iterable[str] = ("max",),
-                        foreground_boxes: bool = False, span_floor: float = 0.0) -> dict[str, dict[str, float]]:
-    """Run both files on `samples` (N,H,W,3) and return `relative_errors` (outputs matched by name)."""
+                        foreground_boxes: bool = False, span_floor: float = 0.0,
+                        meta: dict | None = None) -> dict[str, dict[str, float]]:
+    """Run both files on `samples` (N,H,W,3) and return `relative_errors` (outputs matched by name); `meta`:
+    the .tflite's record when its sidecar is not written yet."""
 
     ref = load_backend(onnx_path)(samples)
-    tfl = load_backend(tflite_path)
+    tfl = load_backend(tflite_path, meta=meta)
     got = tfl(samples)
     qparams = {name: o.get("quantization") for name, o in tfl.meta["outputs"].items()}
     try:
@@ -246,22 +248,18 @@ def _convert_all(onnx_path, out_stem, formats, calib, meta, samples, strict: boo
                 part.write_bytes(convert_saved_model(saved, precision, graph_calib, offset,
                                                      meta["deployment"]["layout"]))
                 fmeta = tflite_metadata(meta, part, precision, strict=samples is not None)
-                write_metadata(part, fmeta)  # the backend reads it during verification
-                try:
-                    if samples is not None:
-                        fmeta["verification"] = _verify(part, onnx_path, samples, precision)
-                finally:
-                    Path(str(part) + ".json").unlink(missing_ok=True)
+                if samples is not None:  # verified with the record in memory: the sidecar is written once
+                    fmeta["verification"] = _verify(part, onnx_path, samples, precision, fmeta)
             fmeta["onnx2tf_strict"] = strict
             write_metadata(path, fmeta)
             results[precision] = path
     return results
 
 
-def _verify(path: Path, onnx_path: Path, samples: np.ndarray, precision: str) -> dict:
+def _verify(path: Path, onnx_path: Path, samples: np.ndarray, precision: str, meta: dict | None = None) -> dict:
     floor = VERIFY_ATOL[precision] / VERIFY_TOL[precision]["max"] if "max" in VERIFY_TOL[precision] else 0.0
     errs = verify_against_onnx(path, onnx_path, samples, ("max", *VERIFY_TOL[precision]),
-                               foreground_boxes=precision == "int8", span_floor=floor)
+                               foreground_boxes=precision == "int8", span_floor=floor, meta=meta)
     report = {"samples": int(len(samples)), "foreground_boxes_only": precision == "int8"}
     for stat, per_output in errs.items():
         report[f"{stat}_rel_err_vs_onnx"] = per_output

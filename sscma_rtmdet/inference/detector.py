@@ -22,8 +22,7 @@ from ..evaluation.predictors import build_predictor
 from ..evaluation.runner import decode_batch
 from ..runtime.torch_model import config_for_old_checkpoint
 
-#: What a person looking at pictures wants (the deployment's test_cfg keeps score_thr 0.001 for COCO AP).
-DISPLAY_SCORE_THR = 0.3
+from ..visualize import DISPLAY_SCORE_THR  # noqa: F401 (the API and tools read it from here too)
 
 
 @dataclass

@@ -46,6 +46,8 @@ MMDET_RULES: tuple[tuple[str, object], ...] = (
     (r"\.attention\.", ".attn."),
     (r"\.conv2\.depthwise_conv\.", ".dw."),
     (r"\.conv2\.pointwise_conv\.", ".pw."),
+    (r"\.depthwise_conv\.", ".0."),  # use_depthwise: DepthwiseSeparableConvModule is our Sequential(dw, pw)
+    (r"\.pointwise_conv\.", ".1."),
     (r"^neck\.reduce_layers\.", "neck.reduce."),
     (r"^neck\.top_down_blocks\.", "neck.top_down."),
     (r"^neck\.downsamples\.", "neck.downsample."),

@@ -49,6 +49,16 @@ class ConvModule(nn.Module):
         return self.act(self.bn(self.conv(x)))
 
 
+def conv_bn(in_ch: int, out_ch: int, k: int, s: int = 1, act: str | None = "silu",
+            depthwise: bool = False) -> nn.Module:
+    """A kxk ConvModule, or with `depthwise` mmdet's DepthwiseSeparableConvModule as a Sequential: kxk
+    depthwise ConvModule then 1x1 ConvModule (k*k*C + C*C' weights instead of k*k*C*C').
+    (N, in_ch, H, W) -> (N, out_ch, H/s, W/s)."""
+    if not depthwise:
+        return ConvModule(in_ch, out_ch, k, s, act=act)
+    return nn.Sequential(ConvModule(in_ch, in_ch, k, s, groups=in_ch, act=act), ConvModule(in_ch, out_ch, 1, act=act))
+
+
 class ChannelAttention(nn.Module):
     """Squeeze-excite style gate: x * hardsigmoid(fc(avgpool(x))). (N, C, H, W) -> same."""
 
@@ -115,9 +125,10 @@ class SPPBottleneck(nn.Module):
 class CSPNeXtBlock(nn.Module):
     """3x3 conv, 5x5 depthwise conv, 1x1 conv, optional residual. (N, C_in, H, W) -> (N, C_out, H, W)."""
 
-    def __init__(self, in_ch: int, out_ch: int, add_identity: bool = True, act: str = "silu"):
+    def __init__(self, in_ch: int, out_ch: int, add_identity: bool = True, act: str = "silu",
+                 use_depthwise: bool = False):
         super().__init__()
-        self.conv1 = ConvModule(in_ch, out_ch, 3, act=act)
+        self.conv1 = conv_bn(in_ch, out_ch, 3, act=act, depthwise=use_depthwise)
         self.dw = ConvModule(out_ch, out_ch, 5, groups=out_ch, act=act)
         self.pw = ConvModule(out_ch, out_ch, 1, act=act)
         self.add_identity = add_identity and in_ch == out_ch
@@ -135,12 +146,13 @@ class CSPLayer(nn.Module):
     """
 
     def __init__(self, in_ch: int, out_ch: int, num_blocks: int = 1, add_identity: bool = True,
-                 expand_ratio: float = 0.5, channel_attention: bool = False, act: str = "silu"):
+                 expand_ratio: float = 0.5, channel_attention: bool = False, act: str = "silu",
+                 use_depthwise: bool = False):
         super().__init__()
         mid = int(out_ch * expand_ratio)
         self.main = ConvModule(in_ch, mid, 1, act=act)
         self.short = ConvModule(in_ch, mid, 1, act=act)
-        self.blocks = nn.Sequential(*(CSPNeXtBlock(mid, mid, add_identity, act) for _ in range(num_blocks)))
+        self.blocks = nn.Sequential(*(CSPNeXtBlock(mid, mid, add_identity, act, use_depthwise) for _ in range(num_blocks)))
         self.attn = ChannelAttention(2 * mid) if channel_attention else nn.Identity()
         self.fuse = ConvModule(2 * mid, out_ch, 1, act=act)
 

@@ -214,11 +214,12 @@ def _tensor_names(model_bytes: bytes) -> dict[int, str]:
     return {d["index"]: d["name"] for d in Interpreter(model_content=model_bytes).get_tensor_details()}
 
 
-def output_agreement(qmodel: nn.Module, tflite_path: Path, dep: Deployment, samples: np.ndarray) -> dict:
+def output_agreement(qmodel: nn.Module, tflite_path: Path, dep: Deployment, samples: np.ndarray,
+                     meta: dict | None = None) -> dict:
     """Per output: fraction of elements where the int8 file and the fake-quant model differ by at most
     one output quantization step, and the largest difference in steps. samples (N,H,W,3) raw pixels."""
 
-    backend = load_backend(tflite_path)
+    backend = load_backend(tflite_path, meta=meta)
     got = backend(samples)
     was = qmodel.training
     qmodel.eval()
@@ -255,9 +256,10 @@ def export_qat_tflite(qmodel: nn.Module, dep: Deployment, calib: np.ndarray, out
         with atomic_write(out_path, suffix=".tflite") as part:
             part.write_bytes(int8)
             fmeta = tflite_metadata(meta, part, "int8")
-        write_metadata(out_path, fmeta)  # the backend below reads it
-        agreement = output_agreement(qmodel, out_path, dep, calib[:2])
-        errs = verify_against_onnx(out_path, onnx_file, calib[:2], ("max", "mean", "p99"), foreground_boxes=True)
+        # checked with the record in memory: the sidecar is written once, below
+        agreement = output_agreement(qmodel, out_path, dep, calib[:2], fmeta)
+        errs = verify_against_onnx(out_path, onnx_file, calib[:2], ("max", "mean", "p99"), foreground_boxes=True,
+                                   meta=fmeta)
         fmeta["verification"] = {"samples": 2, "foreground_boxes_only": True,
                                  **{f"{stat}_rel_err_vs_onnx": e for stat, e in errs.items()}}
     fmeta["qat"] = {"state": state or {},

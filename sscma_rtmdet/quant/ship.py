@@ -1,31 +1,14 @@
-"""Which QAT state ships, and how it is judged: the QAT config merge, exporting a state, scoring the files
+"""Which QAT state ships, and how it is judged: exporting a state, scoring the files
 on the val split (evaluation.evaluate, like tools/test.py) and the rounding-noise comparison."""
 from __future__ import annotations
 
 from pathlib import Path
 
-from ..config import load_config, parse_cfg_options
 from ..evaluation.evaluate import evaluate
 from ..runtime.metadata import write_metadata
 from ..utils.fileio import atomic_write_bytes
 from .export import export_qat_tflite
 from .qmodel import jittered_ranges
-
-# Top-level names taken from the QAT schedule unless given in --cfg-options.
-SCHEDULE_KEYS = ("max_epochs", "base_lr", "warmup_iters", "val_interval", "save_interval")
-
-
-def qat_config(config: str, cfg_options: list[str], schedule: str | Path):
-    """The user's config with the QAT schedule merged in (see `main`'s help); returns a Config with `qat`."""
-    user = parse_cfg_options(list(cfg_options))
-    qat_user = {k: v for k, v in user.items() if k == "qat" or k.startswith("qat.")}
-    plain = {k: v for k, v in user.items() if k not in qat_user}
-    sched = load_config(schedule, {**plain, **qat_user})
-    pins = {k: sched[k] for k in SCHEDULE_KEYS if k not in plain}
-    pins.update(stage2_epoch=0)  # no mosaic/mixup: the plain pipeline from the first epoch
-    cfg = load_config(config, {**pins, **plain})
-    cfg["qat"] = dict(sched.get("qat") or {})
-    return cfg
 
 
 def describe(info: dict) -> str:

@@ -10,7 +10,7 @@ import numpy as np
 
 from ..errors import UserError
 from ..utils.fileio import atomic_write_bytes
-from ..visualize import class_name, draw_boxes, draw_detections
+from ..visualize import DISPLAY_SCORE_THR, class_name, draw_boxes, draw_detections
 from ._arrays import entry_arrays
 
 CAPTION_H = 20  # pixels of the strip above each panel
@@ -82,7 +82,7 @@ def _tile(pairs: list[np.ndarray]) -> np.ndarray:
 
 
 def prediction_grid(images: Sequence[np.ndarray], gts: Sequence[Mapping], preds: Sequence[Mapping],
-                    class_names: Sequence[str] | None, out_png: str | os.PathLike, score_thr: float = 0.3,
+                    class_names: Sequence[str] | None, out_png: str | os.PathLike, score_thr: float = DISPLAY_SCORE_THR,
                     max_images: int = 16, panel_height: int = 256,
                     titles: Sequence[str] | None = None) -> np.ndarray:
     """Write one PNG of the first `max_images` images as [ground truth | prediction] pairs in a grid.

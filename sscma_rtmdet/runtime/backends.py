@@ -21,7 +21,7 @@ from ..utils import jsonsafe
 from ..utils.native import quiet_native
 from .backend_base import Backend, dequantize, quantize
 from .deployment import Deployment
-from .metadata import ONNX_PROPS_KEY, build_metadata, read_metadata, sidecar_path, validate_metadata
+from .metadata import ONNX_PROPS_KEY, build_metadata, read_metadata, record_as_read, sidecar_path, validate_metadata
 from .torch_model import load_model
 from .validate import (check_folding, check_onnx, check_tflite, onnx_input_folded, onnx_session,
                        tflite_input_folded)
@@ -109,13 +109,13 @@ def _onnx_meta(path: Path, session) -> dict:
 class TFLiteBackend(Backend):
     """ai_edge_litert signature runner: int8 input quantised (round, clip), outputs dequantised, NHWC->NCHW."""
 
-    def __init__(self, path: Path, threads: int = 1):
+    def __init__(self, path: Path, threads: int = 1, meta: dict | None = None):
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
         from ai_edge_litert.interpreter import Interpreter
 
         graph = check_tflite(path)  # LiteRT does not verify the flatbuffer: a truncated file would crash it
         self.path = path
-        self.meta = read_metadata(path)
+        self.meta = read_metadata(path) if meta is None else record_as_read(meta, str(path))
         check_folding(self.meta, tflite_input_folded(graph), path)
         with quiet_native():  # "Created TensorFlow Lite XNNPACK delegate" and the like
             self.interpreter = Interpreter(model_path=str(path), num_threads=max(1, int(threads)))
@@ -161,9 +161,11 @@ def _checkpoint_backend(path: Path, threads: int) -> "TorchBackend":
     return TorchBackend(model, Deployment.from_dict(meta["deployment"], str(path)))
 
 
-def load_backend(path: str | os.PathLike, threads: int = 1, runtime: str = "litert") -> Backend:
+def load_backend(path: str | os.PathLike, threads: int = 1, runtime: str = "litert",
+                 meta: dict | None = None) -> Backend:
     """Backend chosen by suffix: .onnx, .tflite (LiteRT with XNNPACK, or `runtime='tflm'`: TFLite Micro's
-    kernels, as microcontrollers run them) or .pth/.pt (our checkpoints, which carry their config)."""
+    kernels, as microcontrollers run them) or .pth/.pt (our checkpoints, which carry their config). `meta`: a
+    .tflite's record held in memory by an exporter verifying the file before its sidecar is written."""
     path = Path(path)
     if not path.is_file():
         raise UserError(f"model file {path} not found")
@@ -180,7 +182,7 @@ def load_backend(path: str | os.PathLike, threads: int = 1, runtime: str = "lite
         if runtime == "tflm":
             from .tflm import load_tflm_backend
             return load_tflm_backend(path)
-        return TFLiteBackend(path, threads)
+        return TFLiteBackend(path, threads, meta)
     if suffix in (".pth", ".pt"):
         return _checkpoint_backend(path, threads)
     raise UserError(f"{path}: unknown model type {suffix!r}; expected .pth, .onnx or .tflite")

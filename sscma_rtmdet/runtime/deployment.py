@@ -152,11 +152,9 @@ class Deployment:
 
 def effective_test_cfg(cfg, target) -> dict:
     """The config's test_cfg, then the target's decode settings, then test_cfg keys the user set by option."""
-    base = dict(cfg.get("test_cfg") or {})
-    overrides = getattr(cfg, "overrides", frozenset())
-    mine = set(base) if "test_cfg" in overrides else {k.split(".", 1)[1] for k in overrides
-                                                       if k.startswith("test_cfg.")}
-    return {**base, **target.test_cfg, **{k: base[k] for k in mine if k in base}}
+    from ..config.typed import typed_test_cfg
+
+    return {**dict(cfg.get("test_cfg") or {}), **target.test_cfg, **typed_test_cfg(cfg)}
 
 
 def _number(v) -> bool:
@@ -229,10 +227,12 @@ def class_change(trained: Sequence[str], current: Sequence[str]) -> tuple[str | 
 
 def check_options(dep: "Deployment", path: Path, cfg, classes: Sequence[str] | int | None) -> None:
     """A model file knows its input size, classes, target and preprocessing; values the user typed
-    (`cfg.overrides`) must agree with it, and the dataset (`classes`: its class names, or only their count)
+    (config.typed) must agree with it, and the dataset (`classes`: its class names, or only their count)
     must have its class count and order (class_change). CheckpointError naming both values otherwise (never a
     silent resize or relabel)."""
-    given = getattr(cfg, "overrides", frozenset())
+    from ..config.typed import typed_names
+
+    given = typed_names(cfg)
     problems = []
     num_classes = classes if classes is None or isinstance(classes, int) else len(classes)
     if num_classes is not None and dep.num_classes != num_classes:

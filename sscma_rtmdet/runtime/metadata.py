@@ -155,6 +155,11 @@ def write_metadata(model_path: str | Path, meta: dict) -> Path:
     return atomic_write_text(sidecar_path(model_path), json.dumps(meta, indent=2) + "\n")
 
 
+def record_as_read(meta: dict, origin: str) -> dict:
+    """A record held in memory exactly as read_metadata would return it from its sidecar (JSON round trip)."""
+    return validate_metadata(json.loads(json.dumps(meta)), origin)
+
+
 def read_metadata(model_path: str | Path) -> dict:
     """Read `<model>.json`; CheckpointError naming the file when absent, oversized or unreadable."""
     path = sidecar_path(model_path)

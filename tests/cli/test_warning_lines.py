@@ -8,7 +8,8 @@ import warnings
 import pytest
 
 from sscma_rtmdet.cli.common import show_warning
-from sscma_rtmdet.cli.train import _refuse_conflicts
+from sscma_rtmdet.config.options import parse_cfg_options
+from sscma_rtmdet.workflows.train import refuse_conflicts
 from sscma_rtmdet.errors import ConfigError
 
 
@@ -28,6 +29,10 @@ def test_one_line_per_warning():
 def test_shortcuts_agreeing_with_cfg_options_pass():
     _refuse_conflicts(["imgsz=(64, 64)", "max_epochs=3"], ["imgsz=64", "max_epochs=3"])
     _refuse_conflicts(["imgsz=(64, 64)"], ["imgsz=(64,64)", "batch_size=2"])
+
+
+def _refuse_conflicts(shortcuts, options):
+    refuse_conflicts(parse_cfg_options(shortcuts), parse_cfg_options(options))
 
 
 @pytest.mark.parametrize("shortcut, option, said", [

@@ -27,22 +27,22 @@ def dataset_with_classes(root: Path, num_classes: int) -> Path:
     return root
 
 
-def tutorial_train(root: Path, num_classes: int) -> dict:
-    """The README's train command (short: 1 epoch at 64x64) -> {ckpt, data, opts}."""
+def tutorial_train(root: Path, num_classes: int, config: Path = NANO) -> dict:
+    """The README's train command (short: 1 epoch at 64x64) with `config` -> {ckpt, data, opts, config}."""
     data = dataset_with_classes(root / "data", num_classes)
     opts = [f"data_root={data}/", f"num_classes={num_classes}", "train_ann_file=train/_annotations.coco.json",
             "val_ann_file=valid/_annotations.coco.json", "train_img_prefix=train/", "val_img_prefix=valid/",
             "max_epochs=1", "imgsz='(64,64)'", "batch_size=4", "num_workers=0"]
     work = root / "work_dirs"
-    res = run_tool("train", [NANO, "--cfg-options", *opts, "--work-dir", work, "--no-progress"])
+    res = run_tool("train", [config, "--cfg-options", *opts, "--work-dir", work, "--no-progress"])
     assert res.exit_code == 0, res.output[-3000:]
-    return {"data": data, "ckpt": work / "epoch_1.pth", "opts": opts}
+    return {"data": data, "ckpt": work / "epoch_1.pth", "opts": opts, "config": config}
 
 
 def tutorial_export(run: dict, out: Path, *board, side: int = 64) -> dict:
     """The README's export command (`--format tflite vela`), plus `board` options, into `out`."""
-    res = run_tool("export", [NANO, run["ckpt"], "--cfg-options", *run["opts"][:6], "--imgsz", side, side,
-                              "--format", "tflite", "vela", *board, "--out-dir", out])
+    res = run_tool("export", [run.get("config", NANO), run["ckpt"], "--cfg-options", *run["opts"][:6], "--imgsz",
+                              side, side, "--format", "tflite", "vela", *board, "--out-dir", out])
     assert res.exit_code == 0, res.output[-3000:]
     return {**run, "int8": out / "epoch_1_int8.tflite", "vela": out / "epoch_1_int8_vela.tflite",
             "export_log": res.output, "side": side}
@@ -68,6 +68,19 @@ def stock_files(tutorial_runs):
     classes at 96x96: at 64x64 its output [1, 84, 84] is square and onnx2tf's layout guess transposes it."""
     return {n: tutorial_export(run, run["ckpt"].parent / "stock", side=96 if n == 80 else 64)
             for n, run in tutorial_runs.items()}
+
+
+@pytest.fixture(scope="session")
+def lean_run(tmp_path_factory):
+    """The tutorial run (3 classes) with the lean ReLU nano config."""
+    from _shared import CONFIGS
+    return tutorial_train(tmp_path_factory.mktemp("lean"), 3, CONFIGS / "rtmdet_nano_8xb32_300e_coco_relu_lean.py")
+
+
+@pytest.fixture(scope="session")
+def lean_stock(lean_run):
+    """The lean run through the README's export command (the stock Grove Vision AI V2 firmware)."""
+    return tutorial_export(lean_run, lean_run["ckpt"].parent / "stock")
 
 
 @pytest.fixture(scope="session")

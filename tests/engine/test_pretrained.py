@@ -37,7 +37,7 @@ from sscma_rtmdet.runtime.checkpoint import load_checkpoint_file  # noqa: E402
 from sscma_rtmdet.engine.trainer import Trainer, TrainOptions  # noqa: E402
 
 NANOS = [CONFIGS_DIR / "rtmdet_nano_8xb32_300e_coco.py", CONFIGS_DIR / "rtmdet_nano_8xb32_300e_coco_relu.py",
-         CONFIGS_DIR / "rtmdet_mnv4_8xb32_300e_coco.py"]
+         CONFIGS_DIR / "rtmdet_mnv4_8xb32_300e_coco.py", CONFIGS_DIR / "rtmdet_nano_8xb32_300e_coco_relu_lean.py"]
 
 
 @pytest.mark.parametrize("config", NANOS, ids=lambda p: p.stem)
@@ -55,7 +55,9 @@ def test_nano_configs_start_from_their_shipped_weights_and_none_restores_random_
             torch.testing.assert_close(model[key], expected[key].to(model[key].dtype), msg=key)
     changed = [k for k, v in shipped["state_dict"].items() if not k.startswith("head.cls_preds.")
                and not torch.equal(expected[k].to(v.dtype), v)]
-    assert changed == [k for k in changed if k.endswith("bn.running_mean")] and len(changed) == 1, changed
+    trained_mean = shipped["meta"]["deployment"]["preprocess"]["mean"]
+    moved = int(list(trained_mean) != list(cfg.preprocess["mean"]))  # trained with another mean: one BN moves
+    assert changed == [k for k in changed if k.endswith("bn.running_mean")] and len(changed) == moved, changed
     scratch = Trainer(load_config(config, tutorial_options(data) + ["load_from=None"]),
                       TrainOptions(work_dir=tmp_path / "b", progress=False)).ema.module.state_dict()
     key = next(k for k, v in shipped["state_dict"].items() if k.startswith("backbone.") and v.ndim == 4)
@@ -108,3 +110,28 @@ def test_pretrain_command_writes_weights_with_its_recipe(tmp_path):
     assert load_config(work / NANO.name).train_threads == 1
     bad = run_tool("pretrain", [NANO, "--out", out, "--threads", 0])
     assert bad.exit_code == 2 and "--threads" in bad.output
+
+
+def test_init_from_starts_a_new_architecture_with_every_matching_tensor(tmp_path):
+    """--init-from: the lean nano takes the ReLU nano's tensors of equal name and shape (stem, stages 1-3, ...),
+    the rest keeps its init; with load_from also typed it is an error naming both."""
+    from _shared import run_tool
+
+    from sscma_rtmdet.runtime.checkpoint import load_checkpoint_file
+
+    lean, source = CONFIGS_DIR / "rtmdet_nano_8xb32_300e_coco_relu_lean.py", "pretrained/rtmdet_nano_relu_broad.pth"
+    out, work = tmp_path / "w.pth", tmp_path / "wd"
+    res = run_tool("pretrain", [lean, "--out", out, "--data", tmp_path / "glyphs", "--num-train", 8, "--num-valid", 2,
+                                "--workers", 1, "--epochs", 1, "--imgsz", 64, 64, "--batch-size", 4, "--work-dir",
+                                work, "--threads", 1, "--no-progress", "--init-from", source,
+                                "--cfg-options", "num_workers=0"])
+    assert res.exit_code == 0, res.output[-3000:]
+    assert "== start: " in res.output and f"taken from {source}; the rest starts at init" in res.output
+    start = load_checkpoint_file(work / "init_from.pth")["state_dict"]
+    given = load_checkpoint_file(resolve_weights(source))["state_dict"]
+    key = "backbone.stages.2.down.conv.weight"  # stage 3: the same in both
+    torch.testing.assert_close(start[key], given[key].float())
+    assert start["backbone.stages.3.down.0.conv.weight"].shape != given["backbone.stages.3.down.conv.weight"].shape
+    assert out.is_file()
+    bad = run_tool("pretrain", [lean, "--out", out, "--init-from", source, "--cfg-options", "load_from=x.pth"])
+    assert bad.exit_code == 2 and "--init-from and --cfg-options load_from" in bad.output

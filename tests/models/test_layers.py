@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from sscma_rtmdet.errors import ConfigError
-from sscma_rtmdet.models.layers import CSPLayer, CSPNeXtBlock, MaxPoolChain, SPPBottleneck, build_act
+from sscma_rtmdet.models.layers import CSPLayer, CSPNeXtBlock, ConvModule, MaxPoolChain, SPPBottleneck, build_act, conv_bn
 
 
 def test_split_pool_equals_big_pools():
@@ -55,3 +55,24 @@ def test_csp_layer_shapes_and_channel_attention():
     assert layer(torch.randn(2, 12, 8, 10)).shape == (2, 20, 8, 10)
     assert layer.attn.fc.in_channels == 20  # 2 * int(20 * 0.5)
     assert isinstance(CSPLayer(12, 20, channel_attention=False).attn, nn.Identity)
+
+
+def test_depthwise_separable_conv_is_dw_then_pw():
+    conv = conv_bn(8, 16, 3, 2, act="relu", depthwise=True).eval()
+    dw, pw = conv
+    assert (dw.conv.groups, dw.conv.kernel_size, dw.conv.stride, dw.conv.out_channels) == (8, (3, 3), (2, 2), 8)
+    assert (pw.conv.kernel_size, pw.conv.out_channels) == ((1, 1), 16)
+    x = torch.randn(1, 8, 10, 10)
+    assert torch.equal(conv(x), pw(dw(x)))
+    assert conv(x).shape == (1, 16, 5, 5)
+    assert isinstance(conv_bn(8, 16, 3, depthwise=False), ConvModule)
+    # 9*8 + 8*16 weights instead of 9*8*16
+    assert sum(m.conv.weight.numel() for m in conv) == 9 * 8 + 8 * 16
+
+
+def test_use_depthwise_block_and_csp_layer():
+    block = CSPNeXtBlock(8, 8, act="relu", use_depthwise=True)
+    assert block.conv1[0].conv.groups == 8 and block.conv1[1].conv.kernel_size == (1, 1)
+    layer = CSPLayer(12, 20, num_blocks=2, use_depthwise=True).eval()
+    assert all(b.conv1[0].conv.groups == 10 for b in layer.blocks)
+    assert layer(torch.randn(1, 12, 6, 6)).shape == (1, 20, 6, 6)

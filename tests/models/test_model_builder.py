@@ -107,3 +107,27 @@ def test_builds_from_config_files(repo_root):
     model = build_model(cfg["model"])
     assert model.num_classes == 3 and not model.head.share_conv
     assert model.backbone.stages[3].spp.pools.steps == [2, 4, 6]
+
+
+def test_lean_nano_shares_the_relu_nanos_first_stages(repo_root):
+    """The lean config: stride-32 stage 128 wide and depthwise-separable, depthwise neck, one head conv per
+    branch; the stem and stages 1-3 are the ReLU nano's, name for name and shape for shape (its pretrained
+    start takes them)."""
+    from sscma_rtmdet.config import load_config
+    lean = build_model(load_config(repo_root / "configs" / "rtmdet_nano_8xb32_300e_coco_relu_lean.py",
+                                   ["num_classes=3"])["model"])
+    nano = build_model(load_config(repo_root / "configs" / "rtmdet_nano_8xb32_300e_coco_relu.py",
+                                   ["num_classes=3"])["model"])
+    assert lean.backbone.out_channels == [64, 128, 128] and lean.neck.out_channels == 48
+    assert lean.backbone.stages[3].down[0].conv.groups == 128
+    assert lean.backbone.stages[2].down.conv.groups == 1  # stages 1-3 keep dense convs
+    assert lean.neck.downsample[1][0].conv.groups == 128 and lean.neck.out_convs[2][0].conv.groups == 128
+    assert [len(c) for c in lean.head.cls_convs] == [1, 1, 1]
+    a, b = lean.state_dict(), nano.state_dict()
+    first = [k for k in b if k.startswith(("backbone.stem.", "backbone.stages.0.", "backbone.stages.1.",
+                                           "backbone.stages.2."))]
+    assert first and all(k in a and a[k].shape == b[k].shape for k in first)
+    assert count_params(lean) < 0.35 * count_params(nano)
+    with torch.no_grad():
+        cls_scores, _ = lean.eval()(torch.randn(1, 3, 64, 96))
+    assert [c.shape[-2:] for c in cls_scores] == [(8, 12), (4, 6), (2, 3)]

@@ -30,6 +30,11 @@ def mmdet_sd():
     ("bbox_head.head_module.rtm_reg.2.bias", "head.reg_preds.2.bias"),  # mmyolo
     ("bbox_head.cls_convs.1.0.conv.weight", "head.cls_convs.1.0.conv.weight"),
     ("bbox_head.rtm_cls.0.weight", "head.cls_preds.0.weight"),
+    # use_depthwise=True: DepthwiseSeparableConvModule -> Sequential(dw, pw)
+    ("backbone.stage4.0.depthwise_conv.conv.weight", "backbone.stages.3.down.0.conv.weight"),
+    ("backbone.stage4.2.blocks.0.conv1.pointwise_conv.bn.bias", "backbone.stages.3.csp.blocks.0.conv1.1.bn.bias"),
+    ("neck.downsamples.1.pointwise_conv.conv.weight", "neck.downsample.1.1.conv.weight"),
+    ("neck.out_convs.0.depthwise_conv.bn.running_mean", "neck.out_convs.0.0.bn.running_mean"),
 ])
 def test_convert_key(src, dst):
     assert convert_key(src) == dst

@@ -23,7 +23,7 @@ def _near_constant(err: float) -> tuple[dict, dict]:
 def test_float32_check_has_an_absolute_floor(err, ok, monkeypatch):
     ref, got = _near_constant(err)
     monkeypatch.setattr(tfe, "verify_against_onnx", lambda path, onnx, samples, stats, foreground_boxes,
-                        span_floor: tfe.relative_errors(ref, got, {}, stats, foreground_boxes, span_floor))
+                        span_floor, meta=None: tfe.relative_errors(ref, got, {}, stats, foreground_boxes, span_floor))
     if ok:
         report = tfe._verify("x.tflite", "x.onnx", np.zeros((2, 8, 8, 3)), "float32")
         assert report["max_rel_err_vs_onnx"]["score_s8"] < 1e-4

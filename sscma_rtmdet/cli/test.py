@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import click
 
-from ..inference.detector import DISPLAY_SCORE_THR
+from ..visualize import DISPLAY_SCORE_THR
 
 from .common import (CONTEXT, arch_mismatch_option, cfg_options_option, config_and_model, data_option,
                      device_option, friendly_errors, progress_option, threads_option, verbose_option)

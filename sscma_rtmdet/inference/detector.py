@@ -22,7 +22,7 @@ from ..evaluation.predictors import build_predictor
 from ..evaluation.runner import decode_batch
 from ..runtime.torch_model import config_for_old_checkpoint
 
-from ..visualize import DISPLAY_SCORE_THR  # noqa: F401 (the API and tools read it from here too)
+from ..visualize import DISPLAY_SCORE_THR  # noqa: F401 (the API reads it from here too)
 
 
 @dataclass

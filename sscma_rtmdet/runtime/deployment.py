@@ -230,7 +230,7 @@ def check_options(dep: "Deployment", path: Path, cfg, classes: Sequence[str] | i
     (config.typed) must agree with it, and the dataset (`classes`: its class names, or only their count)
     must have its class count and order (class_change). CheckpointError naming both values otherwise (never a
     silent resize or relabel)."""
-    from ..config.typed import typed_names
+    from ..config.typed import typed_names, was_typed
 
     given = typed_names(cfg)
     problems = []
@@ -248,7 +248,7 @@ def check_options(dep: "Deployment", path: Path, cfg, classes: Sequence[str] | i
                         f"(use imgsz='({dep.imgsz[0]},{dep.imgsz[1]})' or drop it)")
     if "target" in given and cfg.target != dep.target:
         problems.append(f"target={cfg.target} given, the model was made for target={dep.target}")
-    if any(k == "preprocess" or k.startswith("preprocess.") for k in given):
+    if was_typed(cfg, "preprocess"):
         problems += [f"preprocess.{d} (given vs model)" for d in preprocess_of(cfg).differences(dep.preprocess)]
     if problems:
         raise CheckpointError(f"{path} does not fit the options: " + "; ".join(problems))

@@ -22,8 +22,8 @@ def recorded_facts(stored, options: dict) -> dict:
         return {}
     typed = {str(k).split(".", 1)[0] for k in options}
     head = ((stored.get("model") or {}).get("head") or {})
-    values = {"num_classes": head.get("num_classes", stored.get("num_classes")),
-              **{k: stored.get(k) for k in RECORDED[1:]}}
+    values = {k: stored.get(k) for k in RECORDED}
+    values["num_classes"] = head.get("num_classes", values["num_classes"])  # the head's count is the model's
     if not typed & set(DATASET_KEYS):
         values.update({k: stored.get(k) for k in DATASET_KEYS})
     return {k: _plain(v) for k, v in values.items() if v is not None and k not in typed}

@@ -3,6 +3,7 @@ typed options and dataset that only check the checkpoint's record (and name the 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,6 @@ def export(req: ExportRequest, config: str | Path | None = None, options: Mappin
         raise UserError(f"--board {req.board} checks the int8 .tflite and the Vela file against the board, but "
                         f"--format {' '.join(req.formats)} writes neither: add tflite (or vela) to --format, or "
                         "drop --board")
-    req.checkpoint = resolve_model_path(req.checkpoint, None if config is None else str(config))
+    req = replace(req, checkpoint=resolve_model_path(req.checkpoint, None if config is None else str(config)))
     cfg = resolve_settings(config, options, req.checkpoint, data, log=req.log) if (config or data or options) else None
     return export_checkpoint(cfg, req)  # ExportError/VelaError are UserErrors

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from ..inference.detector import DISPLAY_SCORE_THR
+from ..visualize import DISPLAY_SCORE_THR
 from ..utils.safety import check_writable, output_name, refuse_overwrite
 from ..utils.text import printable
 
@@ -53,7 +53,7 @@ def run_test(req: TestRequest) -> dict:
     _refuse_missing_split(cfg, req.split)
     coco = build_coco(cfg, req.split)
     check_split(coco, req.split, log=lambda m: None, scoring=True)  # a split without boxes would score -1
-    protected = _dataset_files(cfg, path)
+    protected = dataset_files(cfg, path)
     for option, out in (("--out", req.out_json), ("--show-dir", req.show_dir), ("--plots", req.plots_dir)):
         if out:
             refuse_overwrite(out, option, **protected)
@@ -116,7 +116,7 @@ def _refuse_missing_split(cfg, split: str) -> None:
                         "test/ folder, or --cfg-options test_ann_file=... test_img_prefix=...)")
 
 
-def _dataset_files(cfg, model: Path) -> dict:
+def dataset_files(cfg, model: Path) -> dict:
     """What no output may overwrite: the model, every split's annotation file and image folder."""
     from ..data.build import SPLITS, dataset_paths
     from ..errors import ConfigError

@@ -56,7 +56,7 @@ def train(req: TrainRequest) -> TrainResult:
     from ..engine.trainer import Trainer, TrainOptions
     from ..utils.safety import refuse_overwrite
     from .settings import resolve_settings
-    from .test import _dataset_files
+    from .test import dataset_files
 
     imgsz = (req.imgsz, req.imgsz) if isinstance(req.imgsz, int) else req.imgsz
     shortcuts = {k: v for k, v in (("max_epochs", req.epochs), ("imgsz", imgsz and tuple(imgsz)),
@@ -68,7 +68,7 @@ def train(req: TrainRequest) -> TrainResult:
                         allow_arch_mismatch=req.allow_arch_mismatch, exist_ok=req.exist_ok,
                         save_resume_state=req.save_resume_state)
     # the work dir must not lie inside a split's image folder (test/infer refuse such outputs too)
-    refuse_overwrite(opts.work_dir, "--work-dir", **_dataset_files(cfg, Path(req.config)))
+    refuse_overwrite(opts.work_dir, "--work-dir", **dataset_files(cfg, Path(req.config)))
     return TrainResult(opts.work_dir, Trainer(cfg, opts).train())
 
 
